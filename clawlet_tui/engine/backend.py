@@ -1,0 +1,78 @@
+"""Backends execute batches for the engine.
+
+The engine only needs ``await backend.run(inputs, timeout_s) -> outputs`` plus pool
+stats and resizing; :class:`InProcessBackend` runs a :class:`~clawlet_tui.models.base.Model`
+on pooled worker threads.  A remote backend (HTTP, Open Inference Protocol) implements
+the same protocol with pooled connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .errors import BackendError
+from .pool import ConnectionPool, ModelWorker
+from .snapshot import PoolStats
+
+
+class Backend(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def run(self, inputs: Sequence[Any], timeout_s: float | None) -> Sequence[Any]: ...
+
+    def resize(self, pool_size: int) -> None: ...
+
+    def pool_stats(self) -> PoolStats: ...
+
+    async def close(self) -> None: ...
+
+
+class InProcessBackend:
+    """Runs a model in this process: sync models on pooled worker threads, async ones on the loop.
+
+    A call that does not return within ``timeout_s`` fails its batch with
+    ``BackendError(kind="ModelHang")``; the stuck worker thread is discarded and a fresh one
+    takes its place, so a hung model never holds a slot forever.
+    """
+
+    def __init__(self, model: Any, pool_size: int) -> None:
+        self.model = model
+        self.name = getattr(model, "name", type(model).__name__)
+        self._async = inspect.iscoroutinefunction(model.predict)
+        self.pool: ConnectionPool[ModelWorker] = ConnectionPool(ModelWorker, ModelWorker.close, pool_size)
+
+    async def start(self) -> None:
+        return None
+
+    async def run(self, inputs: Sequence[Any], timeout_s: float | None) -> Sequence[Any]:
+        worker = await self.pool.acquire()
+        try:
+            if self._async:
+                call = self.model.predict(inputs)
+            else:
+                call = asyncio.get_running_loop().run_in_executor(worker.executor, self.model.predict, inputs)
+            outputs = await asyncio.wait_for(call, timeout_s)
+        except TimeoutError:
+            self.pool.discard(worker)
+            raise BackendError(
+                f"model call did not return within {timeout_s:g} s; worker replaced", kind="ModelHang"
+            ) from None
+        except BaseException:
+            self.pool.release(worker)
+            raise
+        self.pool.release(worker)
+        return outputs
+
+    def resize(self, pool_size: int) -> None:
+        self.pool.resize(pool_size)
+
+    def pool_stats(self) -> PoolStats:
+        return self.pool.stats()
+
+    async def close(self) -> None:
+        self.pool.close()

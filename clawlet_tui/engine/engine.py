@@ -1,0 +1,540 @@
+"""ClawletEngine: the seed's ClawletOptimized, measured for real.
+
+Path of a request::
+
+    submit -> L1 -> in-flight table (single-flight) -> L2 (I/O thread) -> queue
+           -> DynamicBatcher (waits for a ConcurrencyController slot) -> backend worker
+           -> result to every waiter; value stored in L1, written to L2 in the background
+
+Guarantees:
+
+* Every submitted request ends in exactly one outcome that the monitor counts: a
+  result, a failure (``BackendError`` / ``EngineStopped``), a rejection (queue full or
+  engine not running), a timeout (``request_timeout_s``), or cancellation by the caller.
+* A request whose caller gave up (timeout, cancel) frees its queue slot; it never
+  receives a late result.  Identical requests in flight share one computation that is
+  abandoned only when all of their callers have gone.
+* ``reconfigure`` applies any valid config while requests flow; nothing queued is lost.
+* ``stop`` rejects new requests, drains what is queued and running, and after
+  ``drain_timeout_s`` fails whatever is left with ``EngineStopped``.  Every task the
+  engine creates is owned here and awaited in ``stop``.
+* Baseline mode is the same code path with batching, caching and concurrency off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from .backend import Backend, InProcessBackend
+from .batcher import DynamicBatcher, Request
+from .cache import MISSING, DiskStore, Flight, LRUCache, MultiLevelCache
+from .concurrency import ConcurrencyController
+from .config import OptimizationConfig
+from .errors import BackendError, ClawletError, EngineStopped, RejectedError, RequestTimeout
+from .memory import GCResult, MemoryOptimizer
+from .monitor import PerformanceMonitor
+from .snapshot import CacheLevelStats, CacheStats, ConcurrencyStats, EngineEvent, MetricsSnapshot
+
+log = logging.getLogger(__name__)
+
+MODES = ("optimized", "baseline")
+_L2_BACKLOG_LIMIT = 10_000
+
+
+def as_baseline(config: OptimizationConfig) -> OptimizationConfig:
+    """``config`` with the optimizations switched off: one request at a time, no batching, no cache."""
+    return config.replace(batch_size=1, enable_batching=False, enable_cache=False, max_concurrent=1, pool_size=1)
+
+
+def _consume_exception(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class ClawletEngine:
+    def __init__(
+        self,
+        config: OptimizationConfig | None = None,
+        model: Any = None,
+        *,
+        mode: str = "optimized",
+        backend: Backend | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        config = config or OptimizationConfig()
+        if mode == "baseline":
+            config = as_baseline(config)
+        if model is None and backend is None:
+            from ..models.mlp import MLPModel
+
+            model = MLPModel()
+        self.mode = mode
+        self.model = model
+        self.clock = clock
+        self._config = config
+        self._backend: Backend = backend or InProcessBackend(model, config.effective_pool_size)
+        self.monitor = PerformanceMonitor(clock)
+        self._events: deque[EngineEvent] = deque(maxlen=200)
+        self._event_seq = 0
+        self._state = "new"
+        namespace = getattr(model, "cache_namespace", None) or getattr(model, "name", None) or self._backend.name
+        self._cache = MultiLevelCache(LRUCache(config.l1_cache_size, config.cache_ttl_s, clock), None, namespace)
+        self._concurrency = ConcurrencyController(config.max_concurrent)
+        self._batcher = DynamicBatcher(
+            self._dispatch,
+            batch_size=config.effective_batch_size,
+            batch_timeout_s=self._batch_timeout(config),
+            max_queue_size=config.max_queue_size,
+            ready=self._concurrency.acquire,
+            release=lambda: self._concurrency.release(completed=False),
+            clock=clock,
+        )
+        self._memory = MemoryOptimizer(
+            threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes, shrink=self._cache.l1.shrink
+        )
+        self._io: ThreadPoolExecutor | None = None
+        self._batch_tasks: dict[asyncio.Task[None], list[Request]] = {}
+        self._flight_tasks: set[asyncio.Task[None]] = set()
+        self._background: list[asyncio.Task[None]] = []
+        self._l2_backlog: list[tuple[str, Any]] = []
+        self._l2_wakeup: asyncio.Event | None = None
+        self._blas_limits: Any = None
+        self._stopped: asyncio.Event | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def config(self) -> OptimizationConfig:
+        return self._config
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    async def start(self) -> None:
+        """Open the L2 store, start the batcher and the background tasks."""
+        if self._state != "new":
+            raise RuntimeError(f"engine cannot start from state {self._state!r}")
+        from threadpoolctl import threadpool_limits
+
+        self._blas_limits = threadpool_limits(limits=self._config.blas_threads, user_api="blas")
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clawlet-l2")
+        self._l2_wakeup = asyncio.Event()
+        self._stopped = asyncio.Event()
+        await self._backend.start()
+        self._open_l2(self._config)
+        self.monitor.reset()
+        self._batcher.start()
+        self._background = [
+            asyncio.create_task(self._memory_loop(), name="clawlet-memory"),
+            asyncio.create_task(self._l2_writer(), name="clawlet-l2-writer"),
+        ]
+        self._state = "running"
+        self.log_event("engine", f"started ({self.mode}) serving {getattr(self.model, 'name', self._backend.name)}")
+
+    async def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Stop accepting work, finish what is queued and running, then release everything.
+
+        After ``drain_timeout_s`` the remaining requests fail with :class:`EngineStopped`.
+        Safe to call twice; a second call waits for the first to finish.
+        """
+        if self._state in ("stopping", "stopped"):
+            if self._stopped is not None:
+                await self._stopped.wait()
+            return
+        if self._state == "new":
+            self._state = "stopped"
+            return
+        self._state = "stopping"
+        in_flight = self.monitor.outcomes().in_flight
+        self.log_event("engine", f"stopping: draining {in_flight} request(s)")
+        self._batcher.batch_timeout_s = 0.0  # flush partial batches now
+        self._batcher.wake()
+        try:
+            await asyncio.wait_for(self._drain(), drain_timeout_s)
+        except TimeoutError:
+            self._fail_leftovers(f"engine stopped before the request finished (drain limit {drain_timeout_s:g} s)")
+        await self._batcher.stop()
+        leftovers = [*self._batch_tasks, *self._flight_tasks]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._flush_l2()
+        await self._backend.close()
+        if self._cache.l2 is not None:
+            self._cache.l2.close()
+        if self._io is not None:
+            self._io.shutdown(wait=True)
+        if self._blas_limits is not None:
+            self._blas_limits.restore_original_limits()
+        self._state = "stopped"
+        self.log_event("engine", "stopped")
+        assert self._stopped is not None
+        self._stopped.set()
+
+    async def _drain(self) -> None:
+        while True:
+            tasks = [*self._batch_tasks, *self._flight_tasks]
+            if not tasks and self._batcher.depth == 0:
+                return
+            if tasks:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await self._batcher.wait_dispatched()
+
+    def _fail_leftovers(self, message: str) -> None:
+        requests = self._batcher.drain_queue()
+        for batch in self._batch_tasks.values():
+            requests.extend(batch)
+        for request in requests:
+            if not request.future.done():
+                request.future.set_exception(EngineStopped(message))
+                request.future.add_done_callback(_consume_exception)
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def submit(self, payload: Any, key: Hashable | None = None, *, intended_at: float | None = None) -> Any:
+        """Serve one request; the model's output for ``payload``.
+
+        ``key`` identifies the input for the cache (None: a hash of an array payload, or
+        the payload itself if it is a str/bytes/number).  ``intended_at`` is the engine
+        clock time the client meant to send it; latency is measured from there.
+        """
+        started = intended_at if intended_at is not None else self.clock()
+        self.monitor.record_submitted()
+        try:
+            if self._state != "running":
+                raise RejectedError(f"engine is {self._state}")
+            result = await self._serve(payload, key)
+        except asyncio.CancelledError:
+            self.monitor.record_cancelled()
+            raise
+        except RequestTimeout:
+            self.monitor.record_timeout()
+            raise
+        except RejectedError as exc:
+            self.monitor.record_rejected(type(exc).__name__)
+            raise
+        except BackendError as exc:
+            self.monitor.record_failure(exc.kind)
+            raise
+        except ClawletError as exc:
+            self.monitor.record_failure(type(exc).__name__)
+            raise
+        except Exception as exc:  # a bug below us: still one counted outcome
+            self.monitor.record_failure(type(exc).__name__)
+            raise BackendError(f"{type(exc).__name__}: {exc}", kind=type(exc).__name__) from exc
+        self.monitor.record_success(self.clock() - started)
+        return result
+
+    async def _serve(self, payload: Any, key: Hashable | None) -> Any:
+        config = self._config
+        cache_key = self._cache_key(payload, key) if config.enable_cache else None
+        if cache_key is None:
+            request = self._batcher.submit(payload)
+            return await self._await_shared(request.future, config.request_timeout_s, abandon=request.future.cancel)
+        value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
+        if value is not MISSING:
+            return value
+        flight = self._cache.inflight.get(cache_key)
+        if flight is None:
+            flight = Flight(asyncio.get_running_loop().create_future())
+            flight.future.add_done_callback(_consume_exception)
+            self._cache.inflight[cache_key] = flight
+            flight.task = asyncio.create_task(self._fill(cache_key, payload, flight))
+            self._flight_tasks.add(flight.task)
+            flight.task.add_done_callback(self._flight_tasks.discard)
+        else:
+            self._cache.inflight_joins += 1
+        flight.waiters += 1
+
+        def abandon() -> None:
+            flight.waiters -= 1
+            if flight.waiters == 0:
+                flight.task.cancel()
+
+        return await self._await_shared(flight.future, config.request_timeout_s, abandon=abandon)
+
+    async def _await_shared(
+        self, future: asyncio.Future[Any], timeout_s: float | None, *, abandon: Callable[[], Any]
+    ) -> Any:
+        """Wait for a future others may share; if this caller gives up first, call ``abandon``."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                return future.result()  # finished in the same instant: not a timeout
+            if not future.done():
+                abandon()
+            raise RequestTimeout(f"no result within {timeout_s:g} s") from None
+        except asyncio.CancelledError:
+            if not future.done():
+                abandon()
+            raise
+
+    async def _fill(self, cache_key: Hashable, payload: Any, flight: Flight) -> None:
+        """Compute one cache miss for every waiter of ``flight``: L2, else the model."""
+        try:
+            l2 = self._cache.l2
+            l2_key = self._cache.l2_key(cache_key)
+            if l2 is not None and l2.enabled and self._config.enable_l2:
+                assert self._io is not None
+                value = await asyncio.get_running_loop().run_in_executor(self._io, l2.get, l2_key)
+                if value is not MISSING:
+                    self._cache.l1.put(cache_key, value)
+                    flight.future.set_result(value)
+                    return
+            request = self._batcher.submit(payload)
+            value = await request.future
+            if self._config.enable_cache:
+                self._cache.l1.put(cache_key, value)
+                self._queue_l2_write(l2_key, value)
+            flight.future.set_result(value)
+        except asyncio.CancelledError:
+            flight.future.cancel()
+        except BaseException as exc:
+            if not flight.future.done():
+                flight.future.set_exception(exc)
+        finally:
+            if self._cache.inflight.get(cache_key) is flight:
+                del self._cache.inflight[cache_key]
+
+    @staticmethod
+    def _cache_key(payload: Any, key: Hashable | None) -> Hashable | None:
+        if key is not None:
+            return key
+        if isinstance(payload, np.ndarray):
+            digest = hashlib.blake2b(payload.tobytes(), digest_size=16)
+            digest.update(f"{payload.dtype.str}{payload.shape}".encode())
+            return ("sha", digest.hexdigest())
+        if isinstance(payload, (str, bytes, int, float)):
+            return payload
+        return None
+
+    # -- batches ------------------------------------------------------------------------
+
+    def _dispatch(self, batch: list[Request]) -> None:
+        """Called by the batcher, holding one concurrency slot, with a formed batch."""
+        task = asyncio.create_task(self._run_batch(batch, first_attempt=True))
+        self._batch_tasks[task] = batch
+        task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batch_tasks.pop(task, None)
+        self._concurrency.release()
+
+    async def _run_batch(self, batch: list[Request], *, first_attempt: bool) -> None:
+        live = [r for r in batch if not r.future.done()]
+        if not live:
+            return
+        started = self.clock()
+        waits = [started - r.enqueued_at for r in live] if first_attempt else []
+        try:
+            outputs = await self._backend.run([r.payload for r in live], self._config.request_timeout_s)
+            if len(outputs) != len(live):
+                raise BackendError(f"model returned {len(outputs)} outputs for {len(live)} inputs", kind="BadOutput")
+        except Exception as exc:
+            self.monitor.record_batch(len(live), waits, self.clock() - started)
+            if self._config.isolate_failures and len(live) > 1 and not isinstance(exc, BackendError):
+                self.monitor.record_split()
+                middle = len(live) // 2
+                await self._run_batch(live[:middle], first_attempt=False)
+                await self._run_batch(live[middle:], first_attempt=False)
+                return
+            kind = exc.kind if isinstance(exc, BackendError) else type(exc).__name__
+            for request in live:
+                if not request.future.done():
+                    request.future.set_exception(BackendError(f"{kind}: {exc}", kind=kind))
+            return
+        self.monitor.record_batch(len(live), waits, self.clock() - started)
+        for request, output in zip(live, outputs):
+            if not request.future.done():
+                request.future.set_result(output)
+
+    # -- L2 -----------------------------------------------------------------------------
+
+    def _open_l2(self, config: OptimizationConfig) -> None:
+        if not (config.enable_cache and config.enable_l2) or self._cache.l2 is not None:
+            return
+        path = config.l2_path()
+        try:
+            self._cache.l2 = DiskStore(path, size_limit_bytes=config.l2_size_limit_bytes, ttl_s=config.cache_ttl_s)
+            self._cache.l2_error = None
+        except Exception as exc:
+            self._cache.l2_error = f"{type(exc).__name__}: {exc}"
+            log.warning("L2 cache at %s disabled: %s", path, self._cache.l2_error)
+            self.log_event("warning", f"L2 cache disabled: {self._cache.l2_error}")
+
+    def _queue_l2_write(self, key: str, value: Any) -> None:
+        l2 = self._cache.l2
+        if l2 is None or not l2.enabled or not self._config.enable_l2:
+            return
+        if len(self._l2_backlog) >= _L2_BACKLOG_LIMIT:
+            l2.skipped += 1
+            return
+        self._l2_backlog.append((key, value))
+        assert self._l2_wakeup is not None
+        self._l2_wakeup.set()
+
+    async def _l2_writer(self) -> None:
+        assert self._l2_wakeup is not None
+        while True:
+            await self._l2_wakeup.wait()
+            self._l2_wakeup.clear()
+            await self._flush_l2()
+
+    async def _flush_l2(self) -> None:
+        l2 = self._cache.l2
+        if not self._l2_backlog or l2 is None or self._io is None:
+            self._l2_backlog.clear()
+            return
+        items, self._l2_backlog = self._l2_backlog, []
+        was_enabled = l2.enabled
+        await asyncio.get_running_loop().run_in_executor(self._io, l2.put_many, items)
+        if was_enabled and not l2.enabled:
+            self.log_event("warning", f"L2 cache disabled: {l2.disabled_reason}")
+
+    # -- memory -------------------------------------------------------------------------
+
+    async def _memory_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.memory_check_interval_s)
+            result = self._memory.check()
+            if result is not None:
+                self._log_gc(result)
+
+    def trigger_gc(self) -> GCResult:
+        """Run the memory optimizer now (gc + shrink L1), whatever the usage."""
+        result = self._memory.run(manual=True)
+        self._log_gc(result)
+        return result
+
+    def _log_gc(self, result: GCResult) -> None:
+        why = "manual" if result.manual else f"usage above {self._config.max_memory_usage:.0%}"
+        self.log_event(
+            "gc",
+            f"{why}: collected {result.objects_collected} objects, dropped {result.l1_entries_dropped} L1 entries, "
+            f"RSS {result.rss_before / 2**20:.1f} -> {result.rss_after / 2**20:.1f} MiB",
+        )
+
+    # -- control ------------------------------------------------------------------------
+
+    def update(self, **changes: Any) -> OptimizationConfig:
+        """Apply field changes live (validated; raises ConfigError and changes nothing if invalid)."""
+        new = self._config.replace(**changes)
+        self.reconfigure(new)
+        return new
+
+    def reconfigure(self, config: OptimizationConfig) -> None:
+        """Switch to ``config`` while requests flow.  Queued and running requests are kept."""
+        old, self._config = self._config, config
+        changed = old.changed_fields(config)
+        if not changed:
+            return
+        self._batcher.batch_size = config.effective_batch_size
+        if self._state == "running":
+            self._batcher.batch_timeout_s = self._batch_timeout(config)
+        self._batcher.max_queue_size = config.max_queue_size
+        self._batcher.wake()
+        self._concurrency.set_limit(config.max_concurrent)
+        self._backend.resize(config.effective_pool_size)
+        self._cache.l1.resize(config.l1_cache_size)
+        self._cache.l1.set_ttl(config.cache_ttl_s)
+        self._memory.configure(threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes)
+        if self._cache.l2 is not None:
+            if "l2_size_limit_bytes" in changed:
+                self._cache.l2.set_size_limit(config.l2_size_limit_bytes)
+            self._cache.l2.ttl_s = config.cache_ttl_s
+            if "l2_cache_dir" in changed:
+                self._cache.l2.close()
+                self._cache.l2 = None
+        if self._state == "running":
+            self._open_l2(config)
+        self.log_event("config", ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items()))
+
+    @staticmethod
+    def _batch_timeout(config: OptimizationConfig) -> float:
+        return config.batch_timeout_s if config.enable_batching else 0.0
+
+    def clear_cache(self) -> None:
+        """Empty L1 and L2 (counters are kept)."""
+        self._cache.clear()
+        self.log_event("cache", "cache cleared")
+
+    def reset_metrics(self) -> None:
+        """Start the measurements afresh; requests in flight stay counted as submitted."""
+        in_flight = self.monitor.outcomes().in_flight
+        self.monitor.reset()
+        self.monitor.submitted = in_flight
+        l1 = self._cache.l1
+        l1.hits = l1.misses = l1.evictions = l1.expirations = 0
+        if self._cache.l2 is not None:
+            self._cache.l2.hits = self._cache.l2.misses = 0
+        self._cache.inflight_joins = 0
+        self._concurrency.peak_busy = self._concurrency.busy
+        self._concurrency.completed = 0
+        self.log_event("metrics", "metrics reset")
+
+    def log_event(self, kind: str, message: str) -> None:
+        self._event_seq += 1
+        self._events.append(EngineEvent(self._event_seq, self.monitor.uptime(), kind, message))
+
+    # -- reading ------------------------------------------------------------------------
+
+    def snapshot(self, events: int = 50) -> MetricsSnapshot:
+        monitor = self.monitor
+        window = monitor.window()
+        throughput, window_latency, _, _ = window
+        l2 = self._cache.l2
+        cache = CacheStats(
+            enabled=self._config.enable_cache,
+            l1=self._cache.l1.stats(),
+            l2=l2.stats() if l2 is not None else CacheLevelStats(),
+            inflight_joins=self._cache.inflight_joins,
+            hit_rate=self._cache.hit_rate(),
+            l2_disabled_reason=self._cache.l2_disabled_reason,
+        )
+        concurrency = ConcurrencyStats(
+            busy=self._concurrency.busy,
+            max_concurrent=self._concurrency.limit,
+            peak_busy=self._concurrency.peak_busy,
+            queue_depth=self._batcher.depth,
+            max_queue_size=self._batcher.max_queue_size,
+            completed_batches=self._concurrency.completed,
+        )
+        recent = tuple(self._events)[-events:] if events else ()
+        return MetricsSnapshot(
+            time_s=self.clock(),
+            uptime_s=monitor.uptime(),
+            running=self.running,
+            mode=self.mode,
+            model_name=getattr(self.model, "name", self._backend.name),
+            config=self._config,
+            outcomes=monitor.outcomes(),
+            window_s=monitor.window_s,
+            window_throughput_rps=throughput,
+            total_throughput_rps=monitor.total_throughput(),
+            window_latency=window_latency,
+            total_latency=monitor.latency.stats(),
+            batches=monitor.batch_stats(window),
+            cache=cache,
+            memory=self._memory.stats(),
+            concurrency=concurrency,
+            pool=self._backend.pool_stats(),
+            series=monitor.series(),
+            events=recent,
+        )

@@ -1,0 +1,279 @@
+"""PerformanceMonitor: outcome counters, latency percentiles and per-second history.
+
+Memory is bounded whatever the run length: latencies go into fixed log-scale
+histograms (:class:`LogHistogram`, 1% wide buckets from 1 µs to 1000 s, so any
+percentile is within 0.5% of the exact value computed the way ``numpy.percentile``
+does), and the history is a ring of ``history_s`` one-second slots.  Mean, count and
+max are exact.  The window figures (``window_s``, default 10 s) are computed from the
+slots that overlap the window, so they cover whole seconds plus the current one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from .snapshot import BatchStats, LatencyStats, Outcomes, SeriesPoint
+
+_MIN_MS = 0.001
+_GROWTH = 1.01
+_LOG_GROWTH = math.log(_GROWTH)
+_BUCKETS = int(math.ceil(math.log(1_000_000.0 / _MIN_MS) / _LOG_GROWTH)) + 1
+# representative value of each bucket: its geometric centre
+_CENTRES = _MIN_MS * np.power(_GROWTH, np.arange(_BUCKETS) + 0.5)
+
+
+def bucket_of(value_ms: float) -> int:
+    if value_ms <= _MIN_MS:
+        return 0
+    return min(int(math.log(value_ms / _MIN_MS) / _LOG_GROWTH), _BUCKETS - 1)
+
+
+class LogHistogram:
+    """Fixed-size histogram of positive values (milliseconds) with ~1% relative resolution."""
+
+    __slots__ = ("counts", "count", "total", "min", "max")
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(_BUCKETS, dtype=np.int64)
+        self.count = 0
+        self.total = 0.0
+        self.min = math.inf
+        self.max = 0.0
+
+    def record(self, value_ms: float) -> None:
+        value_ms = max(value_ms, 0.0)
+        self.counts[bucket_of(value_ms)] += 1
+        self.count += 1
+        self.total += value_ms
+        if value_ms < self.min:
+            self.min = value_ms
+        if value_ms > self.max:
+            self.max = value_ms
+
+    def merge(self, other: LogHistogram) -> None:
+        self.counts += other.counts
+        self.count += other.count
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def percentiles(self, qs: tuple[float, ...]) -> tuple[float, ...]:
+        """Percentiles (0-100) with numpy's default (linear) interpolation between order statistics."""
+        if self.count == 0:
+            return tuple(0.0 for _ in qs)
+        cumulative = np.cumsum(self.counts)
+        out = []
+        for q in qs:
+            rank = q / 100.0 * (self.count - 1)
+            low, high = math.floor(rank), math.ceil(rank)
+            v_low = self._value_at(cumulative, low)
+            v_high = v_low if high == low else self._value_at(cumulative, high)
+            out.append(v_low + (rank - low) * (v_high - v_low))
+        return tuple(out)
+
+    def _value_at(self, cumulative: np.ndarray, rank: int) -> float:
+        """Approximate value of the order statistic ``rank`` (0-based)."""
+        if rank <= 0:
+            return self.min
+        if rank >= self.count - 1:
+            return self.max
+        index = int(np.searchsorted(cumulative, rank, side="right"))
+        return float(min(max(_CENTRES[index], self.min), self.max))
+
+    def stats(self) -> LatencyStats:
+        if self.count == 0:
+            return LatencyStats()
+        p50, p90, p99 = self.percentiles((50.0, 90.0, 99.0))
+        return LatencyStats(self.count, self.mean, p50, p90, p99, self.max)
+
+
+class _Second:
+    """Everything that happened in one second of the run."""
+
+    __slots__ = ("index", "completed", "errors", "latency", "batches", "batch_items", "point")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.completed = 0
+        self.errors = 0
+        self.latency = LogHistogram()
+        self.batches = 0
+        self.batch_items = 0
+        self.point: SeriesPoint | None = None
+
+
+class PerformanceMonitor:
+    """Counts every request outcome and times every successful one.
+
+    Latency is from the request's start time (its intended send time when the load
+    generator gives one) to its outcome.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, window_s: float = 10.0, history_s: int = 120
+    ) -> None:
+        self._clock = clock
+        self.window_s = window_s
+        self.history_s = history_s
+        self.reset()
+
+    def reset(self) -> None:
+        self.started_at = self._clock()
+        self.submitted = 0
+        self.succeeded = 0
+        self.failed = 0
+        self.rejected = 0
+        self.timed_out = 0
+        self.cancelled = 0
+        self.errors_by_kind: Counter[str] = Counter()
+        self.latency = LogHistogram()
+        self.queue_wait = LogHistogram()
+        self.compute = LogHistogram()
+        self.batch_sizes: Counter[int] = Counter()
+        self.batch_splits = 0
+        self._seconds: list[_Second | None] = [None] * self.history_s
+
+    # -- recording ----------------------------------------------------------------------
+
+    def _slot(self, now: float) -> _Second:
+        index = int(now - self.started_at)
+        position = index % self.history_s
+        slot = self._seconds[position]
+        if slot is None or slot.index != index:
+            slot = _Second(index)
+            self._seconds[position] = slot
+        return slot
+
+    def record_submitted(self) -> None:
+        self.submitted += 1
+
+    def record_success(self, latency_s: float) -> None:
+        now = self._clock()
+        self.succeeded += 1
+        latency_ms = latency_s * 1000.0
+        self.latency.record(latency_ms)
+        slot = self._slot(now)
+        slot.completed += 1
+        slot.latency.record(latency_ms)
+
+    def record_failure(self, kind: str) -> None:
+        self.failed += 1
+        self._error(kind)
+
+    def record_rejected(self, kind: str = "RejectedError") -> None:
+        self.rejected += 1
+        self._error(kind)
+
+    def record_timeout(self) -> None:
+        self.timed_out += 1
+        self._error("RequestTimeout")
+
+    def record_cancelled(self) -> None:
+        self.cancelled += 1
+
+    def _error(self, kind: str) -> None:
+        self.errors_by_kind[kind] += 1
+        self._slot(self._clock()).errors += 1
+
+    def record_batch(self, size: int, queue_waits_s: list[float], compute_s: float) -> None:
+        self.batch_sizes[size] += 1
+        for wait in queue_waits_s:
+            self.queue_wait.record(wait * 1000.0)
+        self.compute.record(compute_s * 1000.0)
+        slot = self._slot(self._clock())
+        slot.batches += 1
+        slot.batch_items += size
+
+    def record_split(self) -> None:
+        self.batch_splits += 1
+
+    # -- reading ------------------------------------------------------------------------
+
+    def outcomes(self) -> Outcomes:
+        return Outcomes(
+            submitted=self.submitted,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            rejected=self.rejected,
+            timed_out=self.timed_out,
+            cancelled=self.cancelled,
+            errors_by_kind=tuple(sorted(self.errors_by_kind.items())),
+        )
+
+    def uptime(self) -> float:
+        return max(self._clock() - self.started_at, 0.0)
+
+    def _window_slots(self, now: float) -> tuple[list[_Second], float]:
+        """Slots overlapping the last ``window_s`` seconds, and the span they cover."""
+        current = int(now - self.started_at)
+        whole = max(int(self.window_s) - 1, 0)
+        first = max(current - whole, 0)
+        slots = [
+            s
+            for s in self._seconds
+            if s is not None and first <= s.index <= current
+        ]
+        span = (now - self.started_at) - first
+        return slots, max(span, 1e-9)
+
+    def window(self) -> tuple[float, LatencyStats, float, float]:
+        """(throughput req/s, latency, batches/s, mean batch size) over the window."""
+        now = self._clock()
+        slots, span = self._window_slots(now)
+        merged = LogHistogram()
+        completed = batches = items = 0
+        for slot in slots:
+            merged.merge(slot.latency)
+            completed += slot.completed
+            batches += slot.batches
+            items += slot.batch_items
+        return completed / span, merged.stats(), batches / span, (items / batches if batches else 0.0)
+
+    def total_throughput(self) -> float:
+        uptime = self.uptime()
+        return self.succeeded / uptime if uptime > 0 else 0.0
+
+    def series(self) -> tuple[SeriesPoint, ...]:
+        """One point per finished second still in the ring, oldest first."""
+        current = int(self._clock() - self.started_at)
+        points = []
+        recent = (s for s in self._seconds if s is not None and current - self.history_s <= s.index < current)
+        for slot in sorted(recent, key=lambda s: s.index):
+            if slot.point is None:  # finished seconds never change: compute once
+                p50, p99 = slot.latency.percentiles((50.0, 99.0))
+                slot.point = SeriesPoint(
+                    t_s=float(slot.index + 1),
+                    throughput_rps=float(slot.completed),
+                    p50_ms=p50,
+                    p99_ms=p99,
+                    mean_ms=slot.latency.mean,
+                    errors=slot.errors,
+                    mean_batch_size=slot.batch_items / slot.batches if slot.batches else 0.0,
+                )
+            points.append(slot.point)
+        return tuple(points)
+
+    def batch_stats(self, window: tuple[float, LatencyStats, float, float] | None = None) -> BatchStats:
+        count = sum(self.batch_sizes.values())
+        items = sum(size * n for size, n in self.batch_sizes.items())
+        _, _, batches_per_s, window_mean = window if window is not None else self.window()
+        return BatchStats(
+            count=count,
+            items=items,
+            mean_size=items / count if count else 0.0,
+            size_histogram=tuple(sorted(self.batch_sizes.items())),
+            window_batches_per_s=batches_per_s,
+            window_mean_size=window_mean,
+            queue_wait=self.queue_wait.stats(),
+            compute=self.compute.stats(),
+            splits=self.batch_splits,
+        )

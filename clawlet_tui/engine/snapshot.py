@@ -1,0 +1,235 @@
+"""Immutable metric snapshots: what a dashboard or a report reads.
+
+:meth:`PerformanceMonitor.snapshot` builds one :class:`MetricsSnapshot`; nothing in it
+refers back to live engine objects, so a widget can hold it as long as it likes and a
+run can be recorded (:func:`snapshot_to_dict`) and replayed (:func:`snapshot_from_dict`)
+byte for byte.  Times are seconds, latencies milliseconds, sizes bytes, rates per second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import OptimizationConfig
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of a set of latencies in milliseconds (all 0.0 when ``count`` is 0)."""
+
+    count: int = 0
+    mean_ms: float = 0.0
+    p50_ms: float = 0.0
+    p90_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Request accounting.  ``submitted == succeeded + failed + rejected + timed_out + cancelled + in_flight``."""
+
+    submitted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    rejected: int = 0
+    timed_out: int = 0
+    cancelled: int = 0
+    #: failures and rejections by error class name, e.g. ``{"BackendError": 3}``
+    errors_by_kind: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed + self.rejected + self.timed_out + self.cancelled
+
+    @property
+    def in_flight(self) -> int:
+        return self.submitted - self.finished
+
+    @property
+    def success_rate(self) -> float:
+        """Succeeded / finished (1.0 before anything finished)."""
+        return self.succeeded / self.finished if self.finished else 1.0
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    count: int = 0
+    items: int = 0
+    mean_size: float = 0.0
+    #: ``((batch size, number of batches), ...)`` sorted by size
+    size_histogram: tuple[tuple[int, int], ...] = ()
+    #: batches per second over the monitor window
+    window_batches_per_s: float = 0.0
+    #: mean batch size over the monitor window
+    window_mean_size: float = 0.0
+    #: time from submission to the start of the request's model call
+    queue_wait: LatencyStats = field(default_factory=LatencyStats)
+    #: time of the model call itself, per batch
+    compute: LatencyStats = field(default_factory=LatencyStats)
+    #: batches re-run split in halves after a failure (poison isolation)
+    splits: int = 0
+
+
+@dataclass(frozen=True)
+class CacheLevelStats:
+    enabled: bool = False
+    size: int = 0
+    capacity: int = 0
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    expirations: int = 0
+    #: bytes on disk (L2 only)
+    volume_bytes: int = 0
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.lookups if self.lookups else 0.0
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    enabled: bool = False
+    l1: CacheLevelStats = field(default_factory=CacheLevelStats)
+    l2: CacheLevelStats = field(default_factory=CacheLevelStats)
+    #: requests that joined an identical request already being computed (single-flight)
+    inflight_joins: int = 0
+    #: requests answered from either level / requests that looked in the cache
+    hit_rate: float = 0.0
+    #: why L2 was switched off at run time, if it was
+    l2_disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    rss_bytes: int = 0
+    budget_bytes: int = 0
+    #: rss / budget: what ``max_memory_usage`` is compared against
+    usage_fraction: float = 0.0
+    threshold: float = 0.7
+    system_percent: float = 0.0
+    system_total_bytes: int = 0
+    gc_triggers: int = 0
+    manual_gc: int = 0
+    #: RSS before minus after, summed over triggers (may be 0: freed memory is not always returned to the OS)
+    freed_bytes_total: int = 0
+    last_freed_bytes: int = 0
+    objects_collected_total: int = 0
+    l1_entries_dropped_total: int = 0
+
+
+@dataclass(frozen=True)
+class ConcurrencyStats:
+    busy: int = 0
+    max_concurrent: int = 0
+    peak_busy: int = 0
+    queue_depth: int = 0
+    max_queue_size: int = 0
+    completed_batches: int = 0
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    size: int = 0
+    in_use: int = 0
+    idle: int = 0
+    created: int = 0
+    waits: int = 0
+    #: sessions thrown away and replaced (e.g. a worker stuck in a hung model call)
+    discarded: int = 0
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """One line of the event log: config changes, GC runs, bursts, errors, warnings."""
+
+    seq: int
+    time_s: float
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One second of history, for charts."""
+
+    t_s: float
+    throughput_rps: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    errors: int
+    mean_batch_size: float
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    #: engine clock (monotonic seconds) when the snapshot was taken
+    time_s: float = 0.0
+    uptime_s: float = 0.0
+    running: bool = False
+    mode: str = "optimized"
+    model_name: str = ""
+    config: OptimizationConfig = field(default_factory=OptimizationConfig)
+    outcomes: Outcomes = field(default_factory=Outcomes)
+    window_s: float = 10.0
+    #: completed requests per second over the window / over the whole run
+    window_throughput_rps: float = 0.0
+    total_throughput_rps: float = 0.0
+    window_latency: LatencyStats = field(default_factory=LatencyStats)
+    total_latency: LatencyStats = field(default_factory=LatencyStats)
+    batches: BatchStats = field(default_factory=BatchStats)
+    cache: CacheStats = field(default_factory=CacheStats)
+    memory: MemoryStats = field(default_factory=MemoryStats)
+    concurrency: ConcurrencyStats = field(default_factory=ConcurrencyStats)
+    pool: PoolStats = field(default_factory=PoolStats)
+    #: last seconds of history, oldest first
+    series: tuple[SeriesPoint, ...] = ()
+    #: most recent events, oldest first (``seq`` increases; a reader keeps the last seq it saw)
+    events: tuple[EngineEvent, ...] = ()
+
+
+def snapshot_to_dict(snapshot: MetricsSnapshot) -> dict[str, Any]:
+    """A JSON-ready dict of the snapshot (tuples become lists)."""
+    return dataclasses.asdict(snapshot)
+
+
+def snapshot_from_dict(data: dict[str, Any]) -> MetricsSnapshot:
+    """Inverse of :func:`snapshot_to_dict`, for replaying a recorded metric stream."""
+    return _build(MetricsSnapshot, data)
+
+
+def _build(cls: type, data: Any) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value))
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is not type(None):
+                return _convert(arg, value)
+    return value

@@ -1,0 +1,92 @@
+"""The models the engine serves, and :func:`build_model` to make one from a spec table.
+
+A spec is what a preset's ``[model]`` table holds::
+
+    kind = "mlp"          # mlp | latency | function
+    layers = [512, 2048, 512, 2048, 512]
+
+    kind = "latency"
+    fixed_ms = 5.0
+    per_item_ms = 0.2
+
+    kind = "function"
+    target = "mypkg.mymodule:predict"
+
+Any kind takes an optional ``[model.faults]`` table (error_rate, spike_rate, spike_ms,
+hang_rate, hang_s, poison_every, seed) that wraps it in a :class:`FaultyModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..engine.errors import ConfigError
+from .base import Model
+from .faulty import FaultyModel, InjectedFault
+from .latency import LatencyModel
+from .mlp import DEFAULT_LAYERS, MLPModel
+from .user import FunctionModel, load_function_model
+
+__all__ = [
+    "DEFAULT_LAYERS",
+    "FaultyModel",
+    "FunctionModel",
+    "InjectedFault",
+    "LatencyModel",
+    "MLPModel",
+    "Model",
+    "build_model",
+    "load_function_model",
+]
+
+_PARAMS: dict[str, set[str]] = {
+    "mlp": {"layers", "seed"},
+    "latency": {"fixed_ms", "per_item_ms", "dim", "seed"},
+    "function": {"target", "input_dim"},
+}
+_FAULT_PARAMS = {"error_rate", "spike_rate", "spike_ms", "hang_rate", "hang_s", "poison_every", "seed"}
+
+
+def build_model(spec: Mapping[str, Any] | None = None, *, source: str | None = None) -> Model:
+    """Make a model from a spec table (``None`` or ``{}``: the default MLP).
+
+    Raises :class:`ConfigError` naming ``model.<field>`` and ``source`` on a bad spec.
+    """
+    spec = dict(spec or {})
+    kind = spec.pop("kind", "mlp")
+    faults = spec.pop("faults", None)
+    if kind not in _PARAMS:
+        raise ConfigError(
+            f"model.kind must be one of {', '.join(sorted(_PARAMS))}, got {kind!r}", field="model.kind", source=source
+        )
+    unknown = sorted(set(spec) - _PARAMS[kind])
+    if unknown:
+        raise ConfigError(f"unknown field model.{unknown[0]} for kind {kind!r}", field=f"model.{unknown[0]}", source=source)
+    try:
+        model: Model
+        if kind == "mlp":
+            model = MLPModel(**spec)
+        elif kind == "latency":
+            model = LatencyModel(**spec)
+        else:
+            if "target" not in spec:
+                raise ConfigError("model.target is required for kind 'function'", field="target")
+            model = load_function_model(spec["target"], input_dim=spec.get("input_dim", 16))
+        if faults is not None:
+            if not isinstance(faults, Mapping):
+                raise ConfigError(f"model.faults must be a table, got {type(faults).__name__}", field="faults")
+            unknown = sorted(set(faults) - _FAULT_PARAMS)
+            if unknown:
+                raise ConfigError(f"unknown field {unknown[0]}", field=f"faults.{unknown[0]}")
+            model = FaultyModel(model, **faults)
+    except ConfigError as exc:
+        field = exc.field or "?"
+        message = str(exc)
+        if not field.startswith("model."):
+            message = f"model.{message}" if message.startswith(field) else f"model.{field}: {message}"
+            field = f"model.{field}"
+        raise ConfigError(message, field=field, source=source) from None
+    except TypeError as exc:
+        raise ConfigError(f"model: {exc}", field="model", source=source) from None
+    return model
