@@ -33,8 +33,8 @@ class Request:
     payload: Any
     future: asyncio.Future[Any]
     enqueued_at: float
-    #: filled by the engine when the request's model call starts
-    started_at: float = 0.0
+    #: still waiting in the queue (False once taken into a batch or finished early)
+    queued: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,27 +77,24 @@ class DynamicBatcher:
             raise RejectedError(f"queue full ({self.max_queue_size} waiting)")
         loop = asyncio.get_running_loop()
         request = Request(payload, loop.create_future(), self._clock(), meta=meta)
-        request.future.add_done_callback(self._on_done_while_queued)
-        request.meta["queued"] = True
+        # Only cancellation, a timeout or a forced failure on stop finish a queued request.
+        request.future.add_done_callback(lambda _, r=request: self._unqueue(r))
         self._queue.append(request)
         self._live += 1
-        self._arrived.set()
+        if not self._arrived.is_set():
+            self._arrived.set()
         return request
 
-    def _on_done_while_queued(self, future: asyncio.Future[Any]) -> None:
-        # Only cancellation (or a forced failure on stop) can finish a queued request.
-        for request in self._queue:
-            if request.future is future and request.meta.get("queued"):
-                request.meta["queued"] = False
-                self._live -= 1
-                return
+    def _unqueue(self, request: Request) -> None:
+        if request.queued:
+            request.queued = False
+            self._live -= 1
 
     def _pop_live(self) -> Request | None:
         while self._queue:
             request = self._queue.popleft()
-            if request.meta.get("queued"):
-                request.meta["queued"] = False
-                request.future.remove_done_callback(self._on_done_while_queued)
+            if request.queued:
+                request.queued = False
                 self._live -= 1
                 return request
         return None

@@ -268,10 +268,21 @@ class Flight:
 
     __slots__ = ("future", "task", "waiters")
 
-    def __init__(self, future: Any) -> None:
+    def __init__(self, future: Any, task: Any = None) -> None:
+        #: resolves with the value (or the error) for every waiter
         self.future = future
-        self.task: Any = None
+        #: the task computing it, if one was needed (L2 lookup first); None: ``future`` is the queued request's
+        self.task = task
         self.waiters = 0
+
+    def abandon(self) -> None:
+        """Called when a waiter gives up; the last one to go cancels the computation."""
+        self.waiters -= 1
+        if self.waiters <= 0 and not self.future.done():
+            if self.task is not None:
+                self.task.cancel()
+            else:
+                self.future.cancel()
 
 
 class MultiLevelCache:

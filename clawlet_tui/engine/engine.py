@@ -245,53 +245,90 @@ class ClawletEngine:
         config = self._config
         cache_key = self._cache_key(payload, key) if config.enable_cache else None
         if cache_key is None:
-            request = self._batcher.submit(payload)
-            return await self._await_shared(request.future, config.request_timeout_s, abandon=request.future.cancel)
-        value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
-        if value is not MISSING:
-            return value
-        flight = self._cache.inflight.get(cache_key)
-        if flight is None:
+            flight = Flight(self._batcher.submit(payload).future)
+        else:
+            value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
+            if value is not MISSING:
+                return value
+            flight = self._cache.inflight.get(cache_key)
+            if flight is None:
+                flight = self._begin_flight(cache_key, payload, config)
+            else:
+                self._cache.inflight_joins += 1
+        return await self._wait(flight, config.request_timeout_s)
+
+    def _begin_flight(self, cache_key: Hashable, payload: Any, config: OptimizationConfig) -> Flight:
+        """Start computing a cache miss; identical requests arriving meanwhile join this flight."""
+        l2 = self._cache.l2
+        if l2 is not None and l2.enabled and config.enable_l2:
             flight = Flight(asyncio.get_running_loop().create_future())
             flight.future.add_done_callback(_consume_exception)
-            self._cache.inflight[cache_key] = flight
-            flight.task = asyncio.create_task(self._fill(cache_key, payload, flight))
+            flight.task = asyncio.create_task(self._fill_via_l2(cache_key, payload, flight))
             self._flight_tasks.add(flight.task)
             flight.task.add_done_callback(self._flight_tasks.discard)
         else:
-            self._cache.inflight_joins += 1
+            flight = Flight(self._batcher.submit(payload).future)
+            flight.future.add_done_callback(lambda f: self._store(cache_key, f, None))
+        self._cache.inflight[cache_key] = flight
+        flight.future.add_done_callback(lambda _: self._end_flight(cache_key, flight))
+        return flight
+
+    def _end_flight(self, cache_key: Hashable, flight: Flight) -> None:
+        if self._cache.inflight.get(cache_key) is flight:
+            del self._cache.inflight[cache_key]
+
+    def _store(self, cache_key: Hashable, future: asyncio.Future[Any], l2_key: str | None) -> None:
+        if future.cancelled() or future.exception() is not None or not self._config.enable_cache:
+            return
+        value = future.result()
+        self._cache.l1.put(cache_key, value)
+        self._queue_l2_write(l2_key or self._cache.l2_key(cache_key), value)
+
+    async def _wait(self, flight: Flight, timeout_s: float | None) -> Any:
+        """Wait for a flight others may share, with this caller's own deadline.
+
+        The caller's own future is resolved from the flight; a timeout or cancellation
+        of this caller leaves the flight to its other waiters (and cancels it if none remain).
+        """
+        loop = asyncio.get_running_loop()
+        shared = flight.future
+        waiter: asyncio.Future[Any] = loop.create_future()
+
+        def relay(done: asyncio.Future[Any]) -> None:
+            if waiter.done():
+                return
+            if done.cancelled():
+                waiter.set_exception(EngineStopped("request abandoned"))
+            elif (exc := done.exception()) is not None:
+                waiter.set_exception(exc)
+            else:
+                waiter.set_result(done.result())
+
+        def expire() -> None:
+            if not waiter.done():
+                waiter.set_exception(RequestTimeout(f"no result within {timeout_s:g} s"))
+
         flight.waiters += 1
-
-        def abandon() -> None:
-            flight.waiters -= 1
-            if flight.waiters == 0:
-                flight.task.cancel()
-
-        return await self._await_shared(flight.future, config.request_timeout_s, abandon=abandon)
-
-    async def _await_shared(
-        self, future: asyncio.Future[Any], timeout_s: float | None, *, abandon: Callable[[], Any]
-    ) -> Any:
-        """Wait for a future others may share; if this caller gives up first, call ``abandon``."""
+        shared.add_done_callback(relay)
+        timer = loop.call_later(timeout_s, expire) if timeout_s is not None else None
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
-        except TimeoutError:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                return future.result()  # finished in the same instant: not a timeout
-            if not future.done():
-                abandon()
-            raise RequestTimeout(f"no result within {timeout_s:g} s") from None
-        except asyncio.CancelledError:
-            if not future.done():
-                abandon()
+            return await waiter
+        except (RequestTimeout, asyncio.CancelledError):
+            if not shared.done():
+                shared.remove_done_callback(relay)
+                flight.abandon()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
-    async def _fill(self, cache_key: Hashable, payload: Any, flight: Flight) -> None:
-        """Compute one cache miss for every waiter of ``flight``: L2, else the model."""
+    async def _fill_via_l2(self, cache_key: Hashable, payload: Any, flight: Flight) -> None:
+        """Compute one cache miss for every waiter of ``flight``: L2 first, else the model."""
+        request = None
         try:
             l2 = self._cache.l2
             l2_key = self._cache.l2_key(cache_key)
-            if l2 is not None and l2.enabled and self._config.enable_l2:
+            if l2 is not None and l2.enabled:
                 assert self._io is not None
                 value = await asyncio.get_running_loop().run_in_executor(self._io, l2.get, l2_key)
                 if value is not MISSING:
@@ -299,19 +336,13 @@ class ClawletEngine:
                     flight.future.set_result(value)
                     return
             request = self._batcher.submit(payload)
-            value = await request.future
-            if self._config.enable_cache:
-                self._cache.l1.put(cache_key, value)
-                self._queue_l2_write(l2_key, value)
-            flight.future.set_result(value)
+            request.future.add_done_callback(lambda f: self._store(cache_key, f, l2_key))
+            flight.future.set_result(await request.future)
         except asyncio.CancelledError:
             flight.future.cancel()
         except BaseException as exc:
             if not flight.future.done():
                 flight.future.set_exception(exc)
-        finally:
-            if self._cache.inflight.get(cache_key) is flight:
-                del self._cache.inflight[cache_key]
 
     @staticmethod
     def _cache_key(payload: Any, key: Hashable | None) -> Hashable | None:

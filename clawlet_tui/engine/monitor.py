@@ -33,30 +33,55 @@ def bucket_of(value_ms: float) -> int:
     return min(int(math.log(value_ms / _MIN_MS) / _LOG_GROWTH), _BUCKETS - 1)
 
 
-class LogHistogram:
-    """Fixed-size histogram of positive values (milliseconds) with ~1% relative resolution."""
+_PENDING_LIMIT = 4096
 
-    __slots__ = ("counts", "count", "total", "min", "max")
+
+class LogHistogram:
+    """Fixed-size histogram of positive values (milliseconds) with ~1% relative resolution.
+
+    ``record`` is on the hot path of every request, so it only appends to a short list;
+    the values are binned in bulk (numpy) before any read and whenever 4096 are waiting.
+    """
+
+    __slots__ = ("_counts", "_pending", "count", "total", "min", "max")
 
     def __init__(self) -> None:
-        self.counts = np.zeros(_BUCKETS, dtype=np.int64)
+        self._counts = np.zeros(_BUCKETS, dtype=np.int64)
+        self._pending: list[float] = []
         self.count = 0
         self.total = 0.0
         self.min = math.inf
         self.max = 0.0
 
     def record(self, value_ms: float) -> None:
-        value_ms = max(value_ms, 0.0)
-        self.counts[bucket_of(value_ms)] += 1
+        if value_ms < 0.0:
+            value_ms = 0.0
+        self._pending.append(value_ms)
         self.count += 1
         self.total += value_ms
         if value_ms < self.min:
             self.min = value_ms
         if value_ms > self.max:
             self.max = value_ms
+        if len(self._pending) >= _PENDING_LIMIT:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            values = np.maximum(np.asarray(self._pending, dtype=np.float64), _MIN_MS)
+            index = np.minimum((np.log(values / _MIN_MS) / _LOG_GROWTH).astype(np.int64), _BUCKETS - 1)
+            self._counts += np.bincount(index, minlength=_BUCKETS)
+            self._pending.clear()
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Count per bucket (a view; do not modify)."""
+        self._flush()
+        return self._counts
 
     def merge(self, other: LogHistogram) -> None:
-        self.counts += other.counts
+        self._flush()
+        self._counts += other.counts
         self.count += other.count
         self.total += other.total
         self.min = min(self.min, other.min)
