@@ -105,6 +105,9 @@ class ClawletEngine:
         )
         self._io: ThreadPoolExecutor | None = None
         self._batch_tasks: dict[asyncio.Task[None], list[Request]] = {}
+        #: most batches executing at once (the controller also counts the slot the batcher
+        #: reserves while it waits to fill a batch; this counts model work only)
+        self._peak_executing = 0
         self._flight_tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._l2_backlog: list[tuple[str, Any]] = []
@@ -362,6 +365,7 @@ class ClawletEngine:
         """Called by the batcher, holding one concurrency slot, with a formed batch."""
         task = asyncio.create_task(self._run_batch(batch, first_attempt=True))
         self._batch_tasks[task] = batch
+        self._peak_executing = max(self._peak_executing, len(self._batch_tasks))
         task.add_done_callback(self._batch_done)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
@@ -516,7 +520,7 @@ class ClawletEngine:
         if self._cache.l2 is not None:
             self._cache.l2.hits = self._cache.l2.misses = 0
         self._cache.inflight_joins = 0
-        self._concurrency.peak_busy = self._concurrency.busy
+        self._peak_executing = len(self._batch_tasks)
         self._concurrency.completed = 0
         self.log_event("metrics", "metrics reset")
 
@@ -540,9 +544,9 @@ class ClawletEngine:
             l2_disabled_reason=self._cache.l2_disabled_reason,
         )
         concurrency = ConcurrencyStats(
-            busy=self._concurrency.busy,
+            busy=len(self._batch_tasks),
             max_concurrent=self._concurrency.limit,
-            peak_busy=self._concurrency.peak_busy,
+            peak_busy=self._peak_executing,
             queue_depth=self._batcher.depth,
             max_queue_size=self._batcher.max_queue_size,
             completed_batches=self._concurrency.completed,
