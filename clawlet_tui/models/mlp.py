@@ -52,7 +52,9 @@ class MLPModel:
             bad = [i for i, item in enumerate(batch) if not np.all(np.isfinite(item))]
             raise ValueError(f"non-finite input at batch positions {bad}")
         out = self.forward(x)
-        return list(out)
+        # One array per item, each owning its memory: a row view would keep the whole
+        # batch's output alive for as long as any one result sits in a cache.
+        return [row.copy() for row in out]
 
     def make_input(self, key: int) -> np.ndarray:
         return np.random.default_rng((self.seed, int(key) & 0xFFFFFFFFFFFF)).standard_normal(
