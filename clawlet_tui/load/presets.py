@@ -1,0 +1,252 @@
+"""Presets: a named load, engine config and model in one TOML file.
+
+::
+
+    name = "steady"                 # optional; must match the file name
+    description = "one line"        # required
+    slo_p99_ms = 50                 # optional
+    [engine]                        # OptimizationConfig fields (optional)
+    batch_size = 8
+    [load]                          # LoadProfile fields (required)
+    mode = "open"
+    shape = "poisson"
+    rate_rps = 200
+    duration_s = 30
+    [load.keys]                     # KeySpec fields (optional)
+    distribution = "zipf"
+    key_count = 1000
+    [model]                         # clawlet_tui.models.build_model spec (optional; default MLP)
+    kind = "mlp"
+
+A preset is looked up by name in :func:`preset_dirs`, first match wins, so a user's file
+shadows a shipped one of the same name.  Anything wrong with a file is a
+:class:`~clawlet_tui.engine.errors.PresetError` whose message is one line,
+``FILE: FIELD: reason`` (``FILE: line L, column C: reason`` for TOML syntax), and loading
+validates everything a run would use, including building the model once.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..engine.config import ALIASES, OptimizationConfig
+from ..engine.errors import ConfigError, PresetError
+from .profiles import LoadProfile, error_reason, unknown_field_reason
+
+#: environment variable naming an extra preset directory, searched first
+PRESETS_DIR_ENV = "CLAWLET_PRESETS_DIR"
+
+_TOP_LEVEL = frozenset({"name", "description", "slo_p99_ms", "engine", "load", "model"})
+_ENGINE_FIELDS = frozenset(f.name for f in fields(OptimizationConfig)) | frozenset(ALIASES)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    #: one line
+    description: str
+    #: the file it was read from
+    path: Path
+    load: LoadProfile
+    config: OptimizationConfig
+    #: the ``[model]`` table, for :func:`clawlet_tui.models.build_model` (treat as read-only)
+    model_spec: dict[str, Any] = field(default_factory=dict, hash=False)
+    #: latency objective: p99 at or below this many milliseconds
+    slo_p99_ms: float | None = None
+
+    def build_model(self) -> Any:
+        """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
+        from ..models import build_model
+
+        return build_model(copy.deepcopy(self.model_spec), source=str(self.path))
+
+
+def preset_dirs() -> list[Path]:
+    """Existing preset directories in search order, without duplicates.
+
+    ``$CLAWLET_PRESETS_DIR``, then ``$XDG_CONFIG_HOME/clawlet-tui/presets`` (default
+    ``~/.config``), the presets packaged in a wheel (``clawlet_tui/_data/presets``), and
+    the repository's ``presets/`` for an editable install.
+    """
+    candidates: list[Path] = []
+    env = os.environ.get(PRESETS_DIR_ENV)
+    if env:
+        candidates.append(Path(env).expanduser())
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    candidates.append(Path(config_home) / "clawlet-tui" / "presets")
+    here = Path(__file__).resolve()
+    candidates.append(here.parents[1] / "_data" / "presets")
+    candidates.append(here.parents[2] / "presets")
+    seen: set[Path] = set()
+    dirs: list[Path] = []
+    for candidate in candidates:
+        try:
+            resolved = candidate.resolve()
+        except OSError:
+            continue
+        if resolved not in seen and resolved.is_dir():
+            seen.add(resolved)
+            dirs.append(candidate)
+    return dirs
+
+
+def preset_names() -> list[str]:
+    """Names of every preset found (file stems), sorted; no file is parsed."""
+    return sorted(_index())
+
+
+def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
+    """Load a preset by name (searched in :func:`preset_dirs`) or by path.
+
+    A name containing ``/`` or ending in ``.toml`` (or any ``Path``) is a path.
+    """
+    text = os.fspath(name_or_path)
+    if isinstance(name_or_path, os.PathLike) or "/" in text or text.endswith(".toml") or os.sep in text:
+        return _load_file(Path(text).expanduser())
+    index = _index()
+    if text not in index:
+        available = sorted(index)
+        close = difflib.get_close_matches(text, available, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise PresetError(
+            f"unknown preset ({hint}available: {', '.join(available) or 'none'})", field="name", source=text
+        )
+    return _load_file(index[text])
+
+
+def list_presets(*, skip_invalid: bool = False) -> list[Preset]:
+    """Every preset found, sorted by name.  A broken file raises, or is left out with ``skip_invalid``."""
+    presets = []
+    for name, path in sorted(_index().items()):
+        try:
+            presets.append(_load_file(path))
+        except PresetError:
+            if not skip_invalid:
+                raise
+    return presets
+
+
+# -- parsing ----------------------------------------------------------------------------
+
+
+def _index() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for directory in preset_dirs():
+        for path in sorted(directory.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def _load_file(path: Path) -> Preset:
+    source = str(path)
+    try:
+        with path.open("rb") as fp:
+            data = tomllib.load(fp)
+    except OSError as exc:
+        raise PresetError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    except UnicodeDecodeError:
+        raise PresetError("not UTF-8 text", source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(_toml_reason(str(exc)), source=source) from None
+    return parse_preset(data, path=path)
+
+
+def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
+    """Validate a parsed preset table (``path`` names it in errors and gives the default name)."""
+    source = str(path)
+
+    def fail(where: str, reason: str) -> PresetError:
+        return PresetError(f"{where}: {reason}", field=where, source=source)
+
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise fail(key, unknown_field_reason(key, _TOP_LEVEL))
+
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name", f"must be a non-empty string, got {name!r}")
+    if name != path.stem:
+        raise fail("name", f"{name!r} does not match the file name {path.name!r} (presets are found by file name)")
+
+    if "description" not in data:
+        raise fail("description", "is required (one line saying what the preset shows)")
+    description = data["description"]
+    if not isinstance(description, str) or not description.strip():
+        raise fail("description", f"must be a non-empty string, got {description!r}")
+    if "\n" in description.strip():
+        raise fail("description", "must be one line")
+
+    slo = data.get("slo_p99_ms")
+    if slo is not None:
+        if not isinstance(slo, (int, float)) or isinstance(slo, bool):
+            raise fail("slo_p99_ms", f"must be a number, got {slo!r}")
+        if not slo > 0 or slo == float("inf"):
+            raise fail("slo_p99_ms", f"must be a number > 0, got {slo!r}")
+        slo = float(slo)
+
+    engine = data.get("engine", {})
+    if not isinstance(engine, Mapping):
+        raise fail("engine", f"must be a table, got {type(engine).__name__}")
+    for key in engine:
+        if key not in _ENGINE_FIELDS:
+            raise fail(f"engine.{key}", unknown_field_reason(key, _ENGINE_FIELDS - frozenset(ALIASES)))
+    try:
+        config = OptimizationConfig.from_mapping(engine)
+    except ConfigError as exc:
+        raise fail(f"engine.{exc.field}", error_reason(exc)) from None
+
+    if "load" not in data:
+        raise fail("load", "is required (a [load] table)")
+    load = LoadProfile.from_mapping(data["load"], source=source)
+
+    model_spec = data.get("model", {})
+    if not isinstance(model_spec, Mapping):
+        raise fail("model", f"must be a table, got {type(model_spec).__name__}")
+    model_spec = copy.deepcopy(dict(model_spec))
+    _check_model(model_spec, fail)
+
+    return Preset(
+        name=name,
+        description=description.strip(),
+        path=path,
+        load=load,
+        config=config,
+        model_spec=model_spec,
+        slo_p99_ms=slo,
+    )
+
+
+def _check_model(spec: dict[str, Any], fail: Any) -> None:
+    from ..models import build_model
+
+    try:
+        build_model(copy.deepcopy(spec))
+    except ConfigError as exc:
+        where = exc.field or "model"
+        reason = error_reason(exc).replace(f" {where} ", " ", 1)
+        leaf = where.rpartition(".")[2]
+        faults = spec.get("faults")
+        # build_model names fault parameters model.<name>; point at the table they are in
+        if isinstance(faults, Mapping) and leaf in faults and leaf not in spec and not where.startswith("model.faults"):
+            where = f"model.faults.{leaf}"
+        raise fail(where, reason) from None
+
+
+_TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+
+
+def _toml_reason(message: str) -> str:
+    """``line 3, column 9: invalid value`` from tomllib's ``Invalid value (at line 3, column 9)``."""
+    match = _TOML_POSITION.match(message)
+    if match:
+        reason = match["reason"]
+        return f"line {match['line']}, column {match['col']}: invalid TOML: {reason[:1].lower()}{reason[1:]}"
+    return f"invalid TOML: {message}"
