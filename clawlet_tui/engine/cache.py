@@ -253,7 +253,7 @@ class DiskStore:
         return CacheLevelStats(
             enabled=self.enabled,
             size=self.count(),
-            capacity=self.size_limit_bytes,
+            capacity_bytes=self.size_limit_bytes,
             hits=self.hits,
             misses=self.misses,
             volume_bytes=self.volume(),

@@ -78,7 +78,9 @@ class BatchStats:
 @dataclass(frozen=True)
 class CacheLevelStats:
     enabled: bool = False
+    #: entries held now
     size: int = 0
+    #: most entries (L1); 0 where the bound is in bytes (L2, see ``capacity_bytes``)
     capacity: int = 0
     hits: int = 0
     misses: int = 0
@@ -86,6 +88,8 @@ class CacheLevelStats:
     expirations: int = 0
     #: bytes on disk (L2 only)
     volume_bytes: int = 0
+    #: size limit in bytes (L2 only)
+    capacity_bytes: int = 0
 
     @property
     def lookups(self) -> int:

@@ -1,0 +1,85 @@
+"""Headless reports: the seed report's tables, filled with measured figures.
+
+:mod:`.model` computes a plain :class:`Report` from :class:`~clawlet_tui.runner.RunResult`
+objects; :mod:`.markdown`, :mod:`.jsonfmt` and :mod:`.csvfmt` render it; :mod:`.labels`
+holds every word in English and Chinese.  The format of a file is chosen by its
+extension (``.md``, ``.json``, ``.csv``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..engine.errors import ConfigError
+from ..engine.snapshot import MetricsSnapshot
+from .csvfmt import render_csv
+from .jsonfmt import render_json, report_to_dict
+from .labels import LANGS, Labels, check_lang
+from .markdown import render_markdown
+from .model import Report, build_compare_report, build_run_report
+
+#: file extension -> format name
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
+
+__all__ = [
+    "FORMATS",
+    "LANGS",
+    "Labels",
+    "Report",
+    "build_compare_report",
+    "build_run_report",
+    "format_for_path",
+    "render",
+    "render_csv",
+    "render_json",
+    "render_markdown",
+    "report_to_dict",
+    "save_report",
+    "write_report",
+]
+
+
+def format_for_path(path: str | Path) -> str:
+    """The format a report file gets from its extension; ConfigError for any other."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return FORMATS[suffix]
+    except KeyError:
+        raise ConfigError(
+            f"report file must end in .md, .json or .csv, got {str(path)!r}", field="report"
+        ) from None
+
+
+def render(report: Report, fmt: str = "markdown", lang: str = "en") -> str:
+    check_lang(lang)
+    if fmt == "markdown":
+        return render_markdown(report, lang, detail="full")
+    if fmt == "json":
+        return render_json(report, lang)
+    if fmt == "csv":
+        return render_csv(report, lang)
+    raise ConfigError(f"report format must be markdown, json or csv, got {fmt!r}", field="report")
+
+
+def save_report(path: str | Path, report: Report, lang: str = "en") -> Path:
+    """Write ``report`` to ``path`` in the format its extension names; returns the path."""
+    path = Path(path)
+    text = render(report, format_for_path(path), lang)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_report(
+    path: str | Path, snapshot: MetricsSnapshot, load_stats: Any, preset: Any, lang: str = "en"
+) -> Path:
+    """The dashboard's export: a report of the live engine's current ``snapshot``.
+
+    ``preset`` is a ``Preset`` (or just its name).  Raises ConfigError for an unknown
+    extension or language, OSError if the file cannot be written.
+    """
+    from ..runner import result_from_snapshot
+
+    format_for_path(path)
+    check_lang(lang)
+    return save_report(path, build_run_report(result_from_snapshot(snapshot, load_stats, preset)), lang)

@@ -1,0 +1,55 @@
+"""CSV rendering of a :class:`~.model.Report`: one figure a row, ``section,metric,value,unit``.
+
+Metric ids and section keys are the language-independent ones of the JSON format.  In
+a comparison the sections of each run are prefixed with its mode (``baseline.summary``,
+``optimized.batcher``) and the before/after table is section ``comparison`` with
+metrics ``<key>.before``, ``<key>.after``, ``<key>.ratio`` and ``<key>.change``.
+Booleans are ``true``/``false``, a missing value is empty, a histogram is
+``size:count`` pairs separated by spaces.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from .model import Report, Value
+
+HEADER = ("section", "metric", "value", "unit")
+
+
+def report_rows(report: Report) -> Iterator[tuple[str, str, str, str]]:
+    if report.kind == "compare":
+        for row in report.comparison:
+            yield "comparison", f"{row.key}.before", csv_value(row.before), row.unit
+            yield "comparison", f"{row.key}.after", csv_value(row.after), row.unit
+            yield "comparison", f"{row.key}.ratio", csv_value(row.ratio), ""
+            yield "comparison", f"{row.key}.change", row.change, ""
+    for run in report.runs:
+        prefix = f"{run.mode}." if report.kind == "compare" else ""
+        for section in run.sections:
+            for row in section.rows:
+                yield f"{prefix}{section.key}", row.metric, csv_value(row.value), row.unit
+
+
+def render_csv(report: Report, lang: str = "en") -> str:
+    """``lang`` is accepted for symmetry with the other formats; CSV ids are not translated."""
+    del lang
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(report_rows(report))
+    return out.getvalue()
+
+
+def csv_value(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return " ".join(f"{size}:{count}" for size, count in value)
+    if isinstance(value, float):
+        return str(round(value, 6))
+    return str(value)

@@ -1,0 +1,80 @@
+"""JSON rendering of a :class:`~.model.Report`: the same figures as the Markdown, for scripts.
+
+Layout (``version`` 1)::
+
+    {"format": "clawlet-tui-report", "version": 1, "kind": "run" | "compare", "lang": "en",
+     "runs": [{"preset": ..., "mode": ..., "interrupted": false,
+               "sections": {"summary": {"label": "Test results",
+                                        "metrics": {"throughput": {"label": ..., "value": 412.3, "unit": "req/s"}}}}}],
+     "comparison": {"throughput": {"label": ..., "unit": "req/s", "before": 9.8, "after": 126.0,
+                                   "ratio": 12.86, "change": "12.9x"}}}
+
+Metric and section keys are stable and language-independent; only ``label`` follows
+``lang``.  Values are raw numbers in the stated unit (percentages 0-100, bytes, ms);
+a batch size histogram is a list of ``[size, count]`` pairs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .labels import Labels
+from .markdown import row_label
+from .model import Report, Value
+
+FORMAT_NAME = "clawlet-tui-report"
+FORMAT_VERSION = 1
+
+
+def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
+    labels = Labels(lang)
+    data: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "kind": report.kind,
+        "lang": lang,
+        "runs": [
+            {
+                "preset": run.preset,
+                "mode": run.mode,
+                "interrupted": run.interrupted,
+                "sections": {
+                    section.key: {
+                        "label": labels.section(section.key),
+                        "metrics": {
+                            row.metric: {"label": row_label(row, labels), "value": json_value(row.value), "unit": row.unit}
+                            for row in section.rows
+                        },
+                    }
+                    for section in run.sections
+                },
+            }
+            for run in report.runs
+        ],
+    }
+    if report.kind == "compare":
+        data["comparison"] = {
+            row.key: {
+                "label": labels.metric(row.key),
+                "unit": row.unit,
+                "before": json_value(row.before),
+                "after": json_value(row.after),
+                "ratio": json_value(row.ratio),
+                "change": row.change,
+            }
+            for row in report.comparison
+        }
+    return data
+
+
+def render_json(report: Report, lang: str = "en") -> str:
+    return json.dumps(report_to_dict(report, lang), ensure_ascii=False, indent=2) + "\n"
+
+
+def json_value(value: Value) -> Any:
+    if isinstance(value, tuple):
+        return [list(pair) for pair in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    return value

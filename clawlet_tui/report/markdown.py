@@ -1,0 +1,186 @@
+"""Markdown rendering of a :class:`~.model.Report`, laid out like the seed report.
+
+A run report: test results, one table per component, test configuration and the
+engine configuration.  A comparison: the before/after table with its change column,
+both runs' key figures side by side, the test configuration and the configuration
+differences; with ``detail="full"`` (what ``--report FILE.md`` writes) each run's
+component tables follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from .labels import Labels
+from .model import COMPONENT_SECTIONS, Report, Row, RunReport, Value
+
+Detail = Literal["summary", "full"]
+
+
+def render_markdown(report: Report, lang: str = "en", *, detail: Detail = "full") -> str:
+    labels = Labels(lang)
+    if report.kind == "compare":
+        lines = _compare(report, labels, detail)
+    else:
+        lines = _run(report.runs[0], labels)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- page layouts ---------------------------------------------------------------------------
+
+
+def _run(run: RunReport, labels: Labels) -> list[str]:
+    lines = [f"# {labels.text('title')}: {run.preset} ({labels.mode(run.mode)})", ""]
+    lines += _interrupted_note(run, labels)
+    lines += [f"## {labels.section('summary')}", ""]
+    lines += _rows_table(run.section("summary").rows, labels)
+    lines += [f"## {labels.section('components')}", ""]
+    lines += _components(run, labels, level="###")
+    lines += [f"## {labels.section('configuration')}", ""]
+    lines += _rows_table(run.section("configuration").rows, labels)
+    lines += [f"### {labels.section('engine_config')}", ""]
+    lines += _rows_table(run.section("engine_config").rows, labels, key_header=labels.text("field"))
+    return lines
+
+
+def _compare(report: Report, labels: Labels, detail: Detail) -> list[str]:
+    before, after = report.runs
+    lines = [f"# {labels.text('compare_title')}: {after.preset}", ""]
+    for run in report.runs:
+        lines += _interrupted_note(run, labels)
+    lines += [f"## {labels.section('comparison')}", ""]
+    header = (labels.text("metric"), labels.text("before"), labels.text("after"), labels.text("change"))
+    body = [
+        (
+            labels.metric(row.key),
+            format_value(row.before, row.unit, labels),
+            format_value(row.after, row.unit, labels),
+            row.change,
+        )
+        for row in report.comparison
+    ]
+    lines += _table(header, body)
+
+    lines += [f"## {labels.text('key_figures')}", ""]
+    lines += _side_by_side(before.section("summary").rows, after.section("summary").rows, labels)
+
+    lines += [f"## {labels.section('configuration')}", ""]
+    shared = [row for row in after.section("configuration").rows if row.key not in ("mode", "started_at", "finished_at")]
+    lines += _rows_table(shared, labels)
+    changed = [
+        (b, a)
+        for b, a in zip(before.section("engine_config").rows, after.section("engine_config").rows)
+        if b.value != a.value and b.arg != "l2_cache_dir"
+    ]
+    if changed:
+        lines += [f"### {labels.text('changed_config')}", ""]
+        lines += _table(
+        (labels.text("field"), labels.text("before"), labels.text("after")),
+            [(f"`{b.arg}`", format_value(b.value, b.unit, labels), format_value(a.value, a.unit, labels)) for b, a in changed],
+        )
+    if detail == "full":
+        for run in report.runs:
+            lines += [f"## {labels.section('components')}: {labels.mode(run.mode)}", ""]
+            lines += _components(run, labels, level="###")
+            lines += [f"### {labels.section('engine_config')}: {labels.mode(run.mode)}", ""]
+            lines += _rows_table(run.section("engine_config").rows, labels, key_header=labels.text("field"))
+    return lines
+
+
+def _components(run: RunReport, labels: Labels, *, level: str) -> list[str]:
+    lines: list[str] = []
+    for number, key in enumerate(COMPONENT_SECTIONS, start=1):
+        lines += [f"{level} {number}. {labels.section(key)}", ""]
+        lines += _rows_table(run.section(key).rows, labels)
+    return lines
+
+
+def _interrupted_note(run: RunReport, labels: Labels) -> list[str]:
+    if not run.interrupted:
+        return []
+    in_flight = run.section("configuration").value("in_flight_at_interrupt")
+    return [f"> **{labels.text('interrupted_note').format(in_flight)}**", ""]
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+def _rows_table(rows: Iterable[Row], labels: Labels, *, key_header: str | None = None) -> list[str]:
+    header = (key_header or labels.text("metric"), labels.text("value"))
+    body = [(row_label(row, labels), _row_value(row, labels)) for row in rows]
+    return _table(header, body)
+
+
+def _row_value(row: Row, labels: Labels) -> str:
+    if row.key == "mode" and isinstance(row.value, str):
+        return labels.mode(row.value)
+    return format_value(row.value, row.unit, labels)
+
+
+def _side_by_side(before: Sequence[Row], after: Sequence[Row], labels: Labels) -> list[str]:
+    header = (labels.text("metric"), labels.text("before"), labels.text("after"))
+    after_by_metric = {row.metric: row for row in after}
+    body = []
+    for b in before:
+        a = after_by_metric.get(b.metric)
+        shown = "-" if a is None else format_value(a.value, a.unit, labels)
+        body.append((row_label(b, labels), format_value(b.value, b.unit, labels), shown))
+    return _table(header, body)
+
+
+def row_label(row: Row, labels: Labels) -> str:
+    if row.key == "config":
+        return f"`{row.arg}`"
+    return labels.metric(row.key, row.arg)
+
+
+def _table(header: Sequence[str], body: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells in body]
+    lines.append("")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def format_value(value: Value, unit: str, labels: Labels) -> str:
+    """A value for people: numbers rounded, bytes in KiB/MiB/GiB, booleans as yes/no."""
+    if value is None:
+        return labels.text("none")
+    if isinstance(value, bool):
+        return labels.text("yes" if value else "no")
+    if isinstance(value, tuple):
+        return ", ".join(f"{size}×{count}" for size, count in value) or labels.text("none")
+    if isinstance(value, str):
+        return value or "-"
+    if unit == "B":
+        return format_bytes(value)
+    if unit == "%":
+        return f"{value:.1f}%"
+    text = f"{value:,}" if isinstance(value, int) else format_number(value)
+    shown = labels.unit(unit)
+    return f"{text} {shown}" if shown else text
+
+
+def format_number(value: float) -> str:
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.1f}" if magnitude < 1e6 else f"{value:,.0f}"
+    if magnitude >= 1 or value == 0:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def format_bytes(value: float) -> str:
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,313 @@
+"""Headless run of a preset: build model, config and engine, drive the load, return what happened.
+
+Used by ``clawlet-tui run`` and ``compare`` and by the dashboard's export.  Guarantees:
+
+* the engine and the load generator are always stopped (the engine drained) before
+  :func:`run_preset` returns, whether the load ended, failed, or the run was interrupted;
+* the :class:`RunResult` holds the snapshot taken after the load finished and before the
+  engine stopped, so every figure in a report is one that was measured during the run;
+* Ctrl+C (``KeyboardInterrupt`` or cancellation of the running task) does not lose the
+  run: load stops, the engine drains, and the result comes back marked ``interrupted``
+  with the number of requests that were in flight at that moment;
+* unless the caller named an L2 directory, the disk cache lives in a temporary
+  directory removed afterwards, so a previous run's disk cache cannot flatter this one.
+
+The engine and load packages are imported when a run starts, so the report layer can
+use :class:`RunResult` without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import platform
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .engine.config import OptimizationConfig, cpu_count
+from .engine.snapshot import MetricsSnapshot
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .load import LoadStats, Preset
+
+#: seconds between progress callbacks (about 4 a second)
+PROGRESS_INTERVAL_S = 0.25
+
+#: seconds the engine may take to finish queued requests when a run stops
+DRAIN_TIMEOUT_S = 10.0
+
+#: fields the baseline ("before") takes from OptimizationConfig.baseline(); every other
+#: field (timeouts, queue size, memory settings, L2 location) comes from the preset,
+#: so both sides of a comparison face the same limits
+BASELINE_FIELDS = frozenset({"batch_size", "enable_batching", "enable_cache", "max_concurrent", "pool_size"})
+
+MODES = ("optimized", "baseline")
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """Facts about the machine a run happened on, for the report's test configuration."""
+
+    cpu_model: str
+    cores: int
+    memory_total_bytes: int
+    python_version: str
+    numpy_version: str
+    platform: str
+
+    @classmethod
+    def collect(cls) -> MachineInfo:
+        import numpy
+        import psutil
+
+        return cls(
+            cpu_model=_cpu_model(),
+            cores=cpu_count(),
+            memory_total_bytes=int(psutil.virtual_memory().total),
+            python_version=platform.python_version(),
+            numpy_version=numpy.__version__,
+            platform=platform.platform(terse=True),
+        )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a report needs about one run; immutable and free of live engine objects."""
+
+    preset: str
+    mode: str
+    #: final snapshot: after the load finished (or was interrupted), before the engine stopped
+    snapshot: MetricsSnapshot
+    #: the load generator's final statistics (a ``LoadStats``)
+    load_stats: Any
+    #: ``LoadProfile.describe()`` of the load that ran (after any duration override)
+    load_description: str
+    #: wall-clock ISO-8601 times with the local offset
+    started_at: str
+    finished_at: str
+    machine: MachineInfo
+    model_description: str
+    preset_description: str = ""
+    #: the run was cut short by Ctrl+C
+    interrupted: bool = False
+    #: requests submitted and not yet finished when the run was interrupted
+    in_flight_at_interrupt: int = 0
+    #: the preset's latency objective (p99 at or below this many ms), if it has one
+    slo_p99_ms: float | None = None
+
+    @property
+    def config(self) -> OptimizationConfig:
+        return self.snapshot.config
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def resolve_config(preset: Preset, overrides: dict[str, Any] | None = None, mode: str = "optimized") -> OptimizationConfig:
+    """The config a run uses: the preset's with ``overrides`` applied; for ``baseline``
+    the seed's "before" (no batching, no cache, one at a time) with the preset's other fields.
+
+    Raises :class:`ConfigError` for an unknown field or a bad value.
+    """
+    if mode not in MODES:
+        from .engine.errors import ConfigError
+
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", field="mode")
+    config = preset.config.replace(**(overrides or {}))
+    if mode == "baseline":
+        kept = {name: value for name, value in config.to_dict().items() if name not in BASELINE_FIELDS}
+        config = OptimizationConfig.baseline(**kept)
+    return config
+
+
+async def run_preset(
+    preset: Preset,
+    *,
+    duration_s: float | None = None,
+    overrides: dict[str, Any] | None = None,
+    mode: str = "optimized",
+    progress: Callable[[MetricsSnapshot, LoadStats], None] | None = None,
+    fresh_l2: bool = False,
+) -> RunResult:
+    """Run ``preset``'s load against a fresh engine until the load ends; see the module doc.
+
+    ``fresh_l2`` forces a temporary L2 directory even if the config names one (``compare``
+    uses it so each side starts with an empty disk cache).
+    """
+    from .engine.engine import ClawletEngine
+    from .load import LoadGenerator
+    from .models import build_model
+
+    config = resolve_config(preset, overrides, mode)
+    profile = preset.load if duration_s is None else dataclasses.replace(preset.load, duration_s=duration_s)
+    if hasattr(preset, "build_model"):
+        model = preset.build_model()
+    else:
+        model = build_model(preset.model_spec, source=str(getattr(preset, "path", None) or preset.name))
+    machine = MachineInfo.collect()
+
+    with tempfile.TemporaryDirectory(prefix="clawlet-l2-") as tmp_l2:
+        if fresh_l2 or config.l2_cache_dir is None:
+            config = config.replace(l2_cache_dir=tmp_l2)
+        engine = ClawletEngine(config=config, model=model, mode=mode)
+        generator = LoadGenerator(engine, profile, model=model)
+        started_at = now_iso()
+        interrupted = False
+        in_flight = 0
+        snapshot: MetricsSnapshot | None = None
+        await engine.start()
+        try:
+            try:
+                await generator.start()
+                snapshot = await _drive(engine, generator, progress)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                interrupted = True
+                task = asyncio.current_task()
+                if task is not None:
+                    # we handle the cancellation: let the clean-up below await normally
+                    while task.uncancel():
+                        pass
+                in_flight = engine.snapshot().outcomes.in_flight
+                engine.log_event("run", f"interrupted with {in_flight} requests in flight")
+                # stop sending and drain together: the engine finishes (or, past its drain
+                # limit, fails) what it holds, which is what the generator waits for
+                await asyncio.gather(
+                    generator.stop(timeout_s=DRAIN_TIMEOUT_S + 1.0), engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
+                )
+                snapshot = engine.snapshot()
+        finally:
+            try:
+                await generator.stop()
+            finally:
+                await engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
+        load_stats = generator.stats()
+        assert snapshot is not None
+        return RunResult(
+            preset=preset.name,
+            mode=mode,
+            snapshot=snapshot,
+            load_stats=load_stats,
+            load_description=profile.describe(),
+            started_at=started_at,
+            finished_at=now_iso(),
+            machine=machine,
+            model_description=model.describe(),
+            preset_description=getattr(preset, "description", "") or "",
+            interrupted=interrupted,
+            in_flight_at_interrupt=in_flight,
+            slo_p99_ms=getattr(preset, "slo_p99_ms", None),
+        )
+
+
+async def _drive(engine: Any, generator: Any, progress: Callable[..., None] | None) -> MetricsSnapshot:
+    """Wait for the load to end, reporting progress; return the snapshot taken right after."""
+    waiter = asyncio.ensure_future(generator.wait())
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiter}, timeout=PROGRESS_INTERVAL_S)
+            if progress is not None:
+                progress(engine.snapshot(), generator.stats())
+            if done:
+                break
+        waiter.result()  # re-raise a failure of the generator
+        return engine.snapshot()
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+            try:
+                await waiter
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+async def run_compare(
+    preset: Preset,
+    *,
+    duration_s: float | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: Callable[[str, MetricsSnapshot, LoadStats], None] | None = None,
+) -> tuple[RunResult, RunResult | None]:
+    """The same load against baseline mode, then the optimized config, each with a fresh L2.
+
+    Returns ``(baseline, optimized)``.  If the baseline run is interrupted the optimized
+    run is skipped and ``optimized`` is ``None``.
+    """
+    results: list[RunResult] = []
+    for mode in MODES[::-1]:  # baseline first, as the seed's table reads
+        callback = None if progress is None else _tagged(progress, mode)
+        result = await run_preset(
+            preset, duration_s=duration_s, overrides=overrides, mode=mode, progress=callback, fresh_l2=True
+        )
+        results.append(result)
+        if result.interrupted:
+            break
+    return results[0], (results[1] if len(results) > 1 else None)
+
+
+def _tagged(progress: Callable[[str, MetricsSnapshot, LoadStats], None], mode: str) -> Callable[..., None]:
+    def callback(snapshot: MetricsSnapshot, stats: LoadStats) -> None:
+        progress(mode, snapshot, stats)
+
+    return callback
+
+
+def result_from_snapshot(
+    snapshot: MetricsSnapshot,
+    load_stats: Any,
+    preset: Any,
+    *,
+    model_description: str | None = None,
+    started_at: str | None = None,
+) -> RunResult:
+    """A :class:`RunResult` for a live engine's current state (the dashboard's export)."""
+    name = preset if isinstance(preset, str) else getattr(preset, "name", str(preset))
+    description = "" if isinstance(preset, str) else getattr(preset, "description", "") or ""
+    load_description = getattr(load_stats, "description", None)
+    if not load_description and not isinstance(preset, str) and getattr(preset, "load", None) is not None:
+        load_description = preset.load.describe()
+    if model_description is None:
+        model_description = snapshot.model_name
+    if started_at is None:
+        started = datetime.now().astimezone().timestamp() - snapshot.uptime_s
+        started_at = datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds")
+    return RunResult(
+        preset=name,
+        mode=snapshot.mode,
+        snapshot=snapshot,
+        load_stats=load_stats,
+        load_description=load_description or "",
+        started_at=started_at,
+        finished_at=now_iso(),
+        machine=MachineInfo.collect(),
+        model_description=model_description,
+        preset_description=description,
+        slo_p99_ms=None if isinstance(preset, str) else getattr(preset, "slo_p99_ms", None),
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Hardware", "Processor", "cpu model") and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+__all__ = [
+    "BASELINE_FIELDS",
+    "MachineInfo",
+    "RunResult",
+    "now_iso",
+    "resolve_config",
+    "result_from_snapshot",
+    "run_compare",
+    "run_preset",
+]

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from clawlet_tui.engine.errors import ConfigError
+from clawlet_tui.report import (
+    build_compare_report,
+    build_run_report,
+    format_for_path,
+    render,
+    render_csv,
+    render_json,
+    render_markdown,
+    save_report,
+    write_report,
+)
+from clawlet_tui.report.markdown import format_bytes, format_number
+
+# -- markdown -------------------------------------------------------------------------------
+
+
+def test_markdown_run_report_en(optimized_result):
+    text = render_markdown(build_run_report(optimized_result), "en")
+    for heading in (
+        "# clawlet-tui report: steady (optimized)",
+        "## Test results",
+        "### 1. Dynamic batcher",
+        "### 2. Multi-level cache",
+        "### 3. Memory optimizer",
+        "### 4. Concurrency controller",
+        "### 5. Connection pool",
+        "### 6. Performance monitor",
+        "### 7. Request outcomes",
+        "## Test configuration",
+        "### Engine configuration",
+    ):
+        assert heading + "\n" in text
+    assert "| Throughput | 128.08 req/s |" in text
+    assert "| Success rate | 99.0% |" in text
+    assert "| Mean latency | 7.79 ms |" in text
+    assert "| P99 latency | 10.43 ms |" in text
+    assert "| Batches | 250 |" in text
+    assert "| Cache size (L1) | 35 entries |" in text
+    assert "| Memory (RSS) | 150.0 MiB |" in text
+    assert "| Batch sizes (size x count) | 1×10, 2×20, 4×220 |" in text
+    assert "| Errors: BackendError | 6 |" in text
+    assert "| `batch_size` | 4 |" in text
+    assert "| CPU | Intel(R) Xeon(R) CPU @ 2.20GHz |" in text
+    assert "Interrupted with Ctrl+C" not in text
+
+
+def test_markdown_run_report_zh(optimized_result):
+    text = render_markdown(build_run_report(optimized_result), "zh")
+    assert "## 性能测试结果" in text
+    assert "| 指标 | 数值 |" in text
+    assert "| 吞吐量 | 128.08 req/s |" in text
+    assert "| 成功率 | 99.0% |" in text
+    assert "| 缓存大小 | 35 条 |" in text
+    for section in ("动态批处理器", "多级缓存系统", "内存优化器", "并发控制器", "性能监控器", "测试配置"):
+        assert section in text
+    assert "| 模式 | 优化版 |" in text
+
+
+def test_markdown_interrupted_note(factory):
+    result = factory.result(factory.optimized(), interrupted=True, in_flight_at_interrupt=17)
+    text = render_markdown(build_run_report(result), "en")
+    assert "Interrupted with Ctrl+C: 17 requests were in flight" in text
+    assert "中断时有 17 个请求在处理中" in render_markdown(build_run_report(result), "zh")
+
+
+def test_markdown_compare(baseline_result, optimized_result):
+    report = build_compare_report(baseline_result, optimized_result)
+    text = render_markdown(report, "en", detail="summary")
+    assert "| Metric | Before (baseline) | After (optimized) | Change |" in text
+    assert "| Throughput | 10.00 req/s | 128.08 req/s | 12.8x |" in text
+    assert "| Mean latency | 100.00 ms | 7.79 ms | -92% |" in text
+    assert "| Cache hit rate | 0.0% | 42.0% | +42.0 pp |" in text
+    assert "## Key figures" in text
+    assert "### Configuration differences" in text
+    assert "| `enable_batching` | no | yes |" in text
+    assert "Dynamic batcher" not in text  # summary detail: no component tables
+    full = render_markdown(report, "en", detail="full")
+    assert full.count("### 1. Dynamic batcher") == 2
+    zh = render_markdown(report, "zh")
+    assert "| 指标 | 优化前 | 优化后 | 提升 |" in zh
+    assert "## 优化前后对比" in zh
+
+
+def test_markdown_escapes_pipes(factory):
+    result = factory.result(factory.optimized(), load_description="a | b")
+    assert "| Load | a \\| b |" in render_markdown(build_run_report(result))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (150 * 1024 * 1024, "150.0 MiB"), (3 * 1024**3, "3.0 GiB")],
+)
+def test_format_bytes(value, expected):
+    assert format_bytes(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0.0, "0.00"), (7.789, "7.79"), (128.084, "128.08"), (2460.5, "2,460.5"), (0.05234, "0.0523")]
+)
+def test_format_number(value, expected):
+    assert format_number(value) == expected
+
+
+# -- json -----------------------------------------------------------------------------------
+
+
+def test_json_run_report(optimized_result):
+    data = json.loads(render_json(build_run_report(optimized_result), "en"))
+    assert data["format"] == "clawlet-tui-report"
+    assert data["kind"] == "run"
+    run = data["runs"][0]
+    assert run["mode"] == "optimized" and run["interrupted"] is False
+    summary = run["sections"]["summary"]
+    assert summary["label"] == "Test results"
+    assert summary["metrics"]["throughput"] == {"label": "Throughput", "value": 128.08, "unit": "req/s"}
+    assert run["sections"]["batcher"]["metrics"]["size_histogram"]["value"] == [[1, 10], [2, 20], [4, 220]]
+    assert run["sections"]["outcomes"]["metrics"]["errors_by_kind.BackendError"]["value"] == 6
+    assert run["sections"]["engine_config"]["metrics"]["config.request_timeout_s"]["value"] == 30.0
+    assert run["sections"]["engine_config"]["metrics"]["config.pool_size"]["value"] is None
+
+
+def test_json_zh_changes_labels_only(optimized_result):
+    en = json.loads(render_json(build_run_report(optimized_result), "en"))
+    zh = json.loads(render_json(build_run_report(optimized_result), "zh"))
+    assert zh["runs"][0]["sections"]["summary"]["metrics"]["throughput"]["label"] == "吞吐量"
+    strip = lambda d: {  # noqa: E731
+        s: {m: (v["value"], v["unit"]) for m, v in sec["metrics"].items()} for s, sec in d["runs"][0]["sections"].items()
+    }
+    assert strip(en) == strip(zh)
+
+
+def test_json_compare(baseline_result, optimized_result):
+    data = json.loads(render_json(build_compare_report(baseline_result, optimized_result), "zh"))
+    assert [r["mode"] for r in data["runs"]] == ["baseline", "optimized"]
+    row = data["comparison"]["throughput"]
+    assert row["label"] == "吞吐量"
+    assert (row["before"], row["after"], row["change"]) == (10.0, 128.08, "12.8x")
+    assert row["ratio"] == pytest.approx(12.808)
+    assert data["comparison"]["cache_hit_rate"]["ratio"] is None
+
+
+# -- csv ------------------------------------------------------------------------------------
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_run_report(optimized_result):
+    text = render_csv(build_run_report(optimized_result))
+    assert text.splitlines()[0] == "section,metric,value,unit"
+    rows = _csv(text)
+    index = {(r["section"], r["metric"]): (r["value"], r["unit"]) for r in rows}
+    assert index[("summary", "throughput")] == ("128.08", "req/s")
+    assert index[("summary", "success_rate")] == ("99.0", "%")
+    assert index[("batcher", "size_histogram")] == ("1:10 2:20 4:220", "batches")
+    assert index[("cache", "cache_enabled")] == ("true", "")
+    assert index[("engine_config", "config.pool_size")] == ("", "")
+    assert index[("configuration", "load_shape")][0].startswith("open loop, constant 100 req/s")
+    sections = {r["section"] for r in rows}
+    assert sections == {"summary", "batcher", "cache", "memory", "concurrency", "pool", "monitor", "outcomes",
+                        "configuration", "engine_config"}
+
+
+def test_csv_compare(baseline_result, optimized_result):
+    rows = _csv(render_csv(build_compare_report(baseline_result, optimized_result)))
+    index = {(r["section"], r["metric"]): r["value"] for r in rows}
+    assert index[("comparison", "throughput.before")] == "10.0"
+    assert index[("comparison", "throughput.after")] == "128.08"
+    assert index[("comparison", "throughput.change")] == "12.8x"
+    assert index[("comparison", "mean_latency.change")] == "-92%"
+    assert index[("baseline.summary", "throughput")] == "10.0"
+    assert index[("optimized.summary", "throughput")] == "128.08"
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("r.md", "markdown"), ("R.JSON", "json"), ("x/r.csv", "csv")])
+def test_format_for_path(name, fmt):
+    assert format_for_path(name) == fmt
+
+
+def test_unknown_extension_is_a_config_error():
+    with pytest.raises(ConfigError, match="must end in .md, .json or .csv"):
+        format_for_path("report.txt")
+    with pytest.raises(ConfigError):
+        render(None, "xml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("suffix", [".md", ".json", ".csv"])
+def test_save_report(tmp_path, optimized_result, suffix):
+    path = save_report(tmp_path / f"report{suffix}", build_run_report(optimized_result), "zh")
+    text = path.read_text(encoding="utf-8")
+    assert "128.08" in text
+
+
+@pytest.mark.parametrize("suffix", [".md", ".json", ".csv"])
+def test_write_report_for_the_dashboard(tmp_path, factory, suffix):
+    import types
+
+    preset = types.SimpleNamespace(name="steady", description="d", load=None)
+    path = write_report(tmp_path / f"export{suffix}", factory.optimized(), factory.load_stats(), preset, lang="en")
+    text = path.read_text(encoding="utf-8")
+    assert "steady" in text and "128.08" in text
+    assert "constant 100 req/s" in text  # the load stats' description
+
+
+def test_write_report_rejects_before_writing(tmp_path, factory):
+    with pytest.raises(ConfigError):
+        write_report(tmp_path / "x.txt", factory.optimized(), None, "steady")
+    with pytest.raises(ConfigError):
+        write_report(tmp_path / "x.md", factory.optimized(), None, "steady", lang="fr")
+    assert list(tmp_path.iterdir()) == []
