@@ -1,0 +1,511 @@
+"""ClawletApp: wires the live run (engine + load) to the dashboard, and the keys to the engine.
+
+Data flows one way: every ``refresh_interval_s`` the app takes *one* snapshot from its
+snapshot source (by default ``engine.snapshot``) and hands it down to the dashboard.
+User intent flows back up as key bindings / command-palette commands, which call the
+engine's public control methods.  Any :class:`ClawletError` raised by a control (a value
+the engine refuses) becomes a visible error notification; the app never crashes on one.
+
+Everything time- or engine-dependent is injectable so tests are deterministic: the
+snapshot source (a recorded stream), the wall clock (event-log timestamps), and whether
+the live run is started at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.timer import Timer
+
+from ..engine.config import OptimizationConfig
+from ..engine.errors import ClawletError
+from ..engine.snapshot import MetricsSnapshot
+from .live import LiveRun, LoadView
+from .screens import ConfigEditorScreen, DashboardScreen, HelpScreen, PresetPickerScreen
+from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes, resolve_theme_name, theme_dirs
+
+HERE = Path(__file__).parent
+
+#: requests one "fire a burst" key sends at once
+BURST_SIZE = 100
+#: factor the arrival-rate keys multiply / divide by
+RATE_STEP = 1.25
+
+
+def _double(v: Any) -> Any:
+    return v * 2
+
+
+def _halve_int(v: int) -> int:
+    # at 1 (batch size) or 0 (L1) halving would not move; step below so the engine says why
+    return v // 2 if v > 1 else v - 1
+
+
+def _halve_seconds(v: float) -> float:
+    return round(v / 2, 6) if v > 0.001 else 0.0
+
+
+#: field -> (up, down) steps of the knob keys
+KNOB_STEPS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "batch_size": (_double, _halve_int),
+    "batch_timeout_s": (lambda v: round(v * 2, 6) if v > 0 else 0.001, _halve_seconds),
+    "max_concurrent": (lambda v: v + 1, lambda v: v - 1),
+    "l1_cache_size": (lambda v: v * 2 if v > 0 else 16, _halve_int),
+}
+
+
+@dataclass(frozen=True)
+class Control:
+    """One keyboard control: its key, action, footer label and help text."""
+
+    key: str
+    action: str
+    label: str
+    help: str
+    group: Binding.Group | None = None
+    key_display: str | None = None
+
+
+_BATCH = Binding.Group("batch", compact=True)
+_TIMEOUT = Binding.Group("timeout", compact=True)
+_CONC = Binding.Group("workers", compact=True)
+_L1 = Binding.Group("L1", compact=True)
+_RATE = Binding.Group("rate", compact=True)
+
+CONTROLS: tuple[Control, ...] = (
+    Control("b", "adjust('batch_size', 'up')", "batch+", "Batch size up (x2)", _BATCH),
+    Control("B", "adjust('batch_size', 'down')", "batch-", "Batch size down (/2)", _BATCH),
+    Control("t", "adjust('batch_timeout_s', 'up')", "timeout+", "Batch timeout up (x2)", _TIMEOUT),
+    Control("T", "adjust('batch_timeout_s', 'down')", "timeout-", "Batch timeout down (/2)", _TIMEOUT),
+    Control("c", "adjust('max_concurrent', 'up')", "workers+", "Max concurrent batches up (+1)", _CONC),
+    Control("C", "adjust('max_concurrent', 'down')", "workers-", "Max concurrent batches down (-1)", _CONC),
+    Control("l", "adjust('l1_cache_size', 'up')", "L1+", "L1 cache size up (x2)", _L1),
+    Control("L", "adjust('l1_cache_size', 'down')", "L1-", "L1 cache size down (/2)", _L1),
+    Control("1", "toggle('enable_batching')", "batching", "Toggle batching on/off"),
+    Control("2", "toggle('enable_cache')", "cache", "Toggle the cache on/off"),
+    Control("p", "pause", "pause", "Pause / resume the load"),
+    Control("f", "burst", "burst", f"Fire a burst of {BURST_SIZE} requests"),
+    Control("r", "rate('up')", "rate+", f"Arrival rate up (x{RATE_STEP:g}; closed loop: +1 client)", _RATE),
+    Control("R", "rate('down')", "rate-", f"Arrival rate down (/{RATE_STEP:g}; closed loop: -1 client)", _RATE),
+    Control("s", "switch_preset", "preset", "Switch load preset"),
+    Control("e", "edit_config", "edit", "Edit the whole config (form)"),
+    Control("g", "gc", "GC", "Trigger the memory optimizer (GC) now"),
+    Control("x", "clear_cache", "clear", "Clear the cache (L1 and L2)"),
+    Control("z", "reset_metrics", "reset", "Reset metrics"),
+    Control("w", "export", "export", "Export a report of this run"),
+    Control("v", "cycle_theme", "theme", "Next theme"),
+    Control("question_mark", "help", "help", "Show this help", key_display="?"),
+    Control("q", "quit", "quit", "Quit (stops the load, drains the engine)"),
+)
+
+#: actions that only make sense on the dashboard (hidden while a dialog is open)
+DASHBOARD_ACTIONS = frozenset(c.action.split("(")[0] for c in CONTROLS) - {"quit"}
+
+
+def _binding(control: Control) -> Binding:
+    return Binding(
+        control.key,
+        control.action,
+        control.label,
+        tooltip=control.help,
+        group=control.group,
+        key_display=control.key_display,
+    )
+
+
+def _system_clock() -> datetime:
+    return datetime.now().astimezone()
+
+
+class ClawletApp(App[int]):
+    """The clawlet-tui dashboard."""
+
+    TITLE = "clawlet-tui"
+    CSS_PATH: ClassVar[list[str | Path]] = [
+        HERE / "app.tcss",
+        HERE / "widgets" / "panels.tcss",
+        HERE / "screens" / "dashboard.tcss",
+        HERE / "screens" / "help.tcss",
+        HERE / "screens" / "config_editor.tcss",
+        HERE / "screens" / "preset_picker.tcss",
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [_binding(c) for c in CONTROLS]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+
+    def __init__(
+        self,
+        live: LiveRun | None = None,
+        *,
+        snapshot_source: Callable[[], MetricsSnapshot] | None = None,
+        clock: Callable[[], datetime] = _system_clock,
+        start_live: bool = True,
+        refresh_interval_s: float = 0.5,
+        theme: str | None = None,
+        theme_dirs_: Sequence[Path] | None = None,
+        replay_load: LoadView | None = None,
+        report_dir: Path | str = ".",
+        preset_lister: Callable[[], Iterable[Any]] | None = None,
+    ) -> None:
+        """
+        Args:
+            live: the engine + load generator to drive; None for a replay-only dashboard.
+            snapshot_source: where snapshots come from (default: ``live.engine.snapshot``).
+            clock: wall clock for timestamps (event log, status line, report names).
+            start_live: start ``live`` on mount and stop it on quit (False: the caller owns it).
+            refresh_interval_s: seconds between snapshots.
+            theme: theme name (``dark`` finds ``clawlet-dark``); None for the default.
+            theme_dirs_: directories of theme files (default :func:`themes.theme_dirs`).
+            replay_load: what the load line says when there is no live run.
+            report_dir: where exported reports are written.
+            preset_lister: what the preset picker lists (default ``load.list_presets``).
+        """
+        super().__init__()
+        if live is None and snapshot_source is None:
+            raise ValueError("ClawletApp needs a live run or a snapshot source")
+        self.live = live
+        self._snapshot_source = snapshot_source or (lambda: self.live.engine.snapshot())  # type: ignore[union-attr]
+        self.clock = clock
+        self.start_live = start_live
+        self.refresh_interval_s = refresh_interval_s
+        self.requested_theme = theme
+        self._theme_dirs = list(theme_dirs_) if theme_dirs_ is not None else theme_dirs()
+        self.replay_load = replay_load or LoadView(preset="recorded stream", mode="replay", description="replay")
+        self.report_dir = Path(report_dir)
+        self._preset_lister = preset_lister
+        self.dashboard = DashboardScreen()
+        self.last_snapshot: MetricsSnapshot | None = None
+        #: names of themes loaded from theme files, in cycling order
+        self.file_themes: list[str] = []
+        self._stopping = False
+        self._source_failed = False
+        self.refresh_count = 0
+        self._refresh_timer: Timer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        await self.push_screen(self.dashboard)
+        self._load_themes()
+        if self.live is not None and self.start_live:
+            try:
+                await self.live.start()
+            except ClawletError as exc:
+                self.notify(str(exc), severity="error", title="Engine did not start", timeout=10)
+        self.refresh_metrics()
+        self._refresh_timer = self.set_interval(self.refresh_interval_s, self.refresh_metrics, name="refresh-metrics")
+
+    async def on_unmount(self) -> None:
+        self._stop_refreshing()
+        await self.stop_live()
+
+    def _stop_refreshing(self) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            self._refresh_timer = None
+
+    async def stop_live(self) -> None:
+        """Stop the load and drain the engine (once; bounded so quitting never hangs)."""
+        if self._stopping or self.live is None or not self.start_live:
+            return
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self.live.stop(), timeout=20.0)
+        except (asyncio.TimeoutError, ClawletError) as exc:  # pragma: no cover - depends on the model
+            self.log.error(f"stopping the live run: {exc!r}")
+
+    async def action_quit(self) -> None:
+        self._stop_refreshing()
+        await self.stop_live()
+        self.exit(0)
+
+    # -- data flow ------------------------------------------------------------------------
+
+    def refresh_metrics(self) -> None:
+        """Take one snapshot and hand it down to the dashboard."""
+        try:
+            snapshot = self._snapshot_source()
+            load = self.live.view() if self.live is not None else self.replay_load
+        except Exception as exc:  # the UI must outlive a failing source
+            if not self._source_failed:
+                self._source_failed = True
+                self.notify(f"cannot read metrics: {exc!r}", severity="error", timeout=10)
+            return
+        self._source_failed = False
+        self.last_snapshot = snapshot
+        self.refresh_count += 1
+        try:
+            self.dashboard.show(snapshot, load, self.clock())
+        except NoMatches:  # the dashboard is not mounted (yet, or any more)
+            pass
+
+    def log_ui(self, kind: str, message: str) -> None:
+        """An event-log line that comes from the UI rather than the engine."""
+        if self.dashboard.is_attached:
+            self.dashboard.log_local(kind, message, self.clock())
+
+    # -- themes ---------------------------------------------------------------------------
+
+    def _load_themes(self) -> None:
+        found = discover_themes(self._theme_dirs)
+        for theme in found.themes:
+            self.register_theme(theme)
+        self.file_themes = list(found.names)
+        for error in found.errors:
+            self.notify(f"{error} (theme skipped)", severity="error", title="Bad theme file", timeout=10)
+            self.log_ui("theme", str(error))
+        default = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else FALLBACK_THEME
+        wanted = default
+        if self.requested_theme:
+            resolved = resolve_theme_name(self.requested_theme, list(self.available_themes))
+            if resolved is None:
+                message = f"unknown theme {self.requested_theme!r}; using {default}"
+                self.notify(message, severity="error", title="Theme")
+                self.log_ui("theme", message)
+            else:
+                wanted = resolved
+        self.theme = wanted
+
+    def action_cycle_theme(self) -> None:
+        names = self.file_themes or [FALLBACK_THEME]
+        index = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[index % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    # -- command palette and help ---------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for control in CONTROLS:
+            key = control.key_display or control.key
+            yield SystemCommand(f"{control.help} [{key}]", f"key: {key}", partial(self.run_action, control.action))
+
+    def help_rows(self) -> list[tuple[str, str]]:
+        return [(c.key_display or c.key, c.help) for c in CONTROLS] + [
+            ("ctrl+p", "Command palette (every control is there too)"),
+            ("ctrl+q", "Quit"),
+        ]
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_rows()))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in DASHBOARD_ACTIONS and not isinstance(self.screen, DashboardScreen):
+            return False
+        return True
+
+    # -- engine controls ------------------------------------------------------------------
+
+    def _engine(self) -> Any | None:
+        if self.live is None:
+            self.notify("replaying a recorded stream: there is no live engine to control", severity="warning")
+            return None
+        return self.live.engine
+
+    def apply_changes(self, **changes: Any) -> OptimizationConfig | None:
+        """``engine.update(**changes)``; a refused value becomes an error notification."""
+        engine = self._engine()
+        if engine is None or not changes:
+            return None
+        try:
+            config = engine.update(**changes)
+        except ClawletError as exc:
+            self.notify(str(exc), severity="error", title="Refused")
+            return None
+        summary = ", ".join(f"{k}={v}" for k, v in changes.items())
+        self.notify(summary, title="Config", timeout=3)
+        self.refresh_metrics()
+        return config
+
+    def action_adjust(self, field: str, direction: str) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        up, down = KNOB_STEPS[field]
+        current = getattr(engine.config, field)
+        self.apply_changes(**{field: (up if direction == "up" else down)(current)})
+
+    def action_toggle(self, field: str) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+        self.apply_changes(**{field: not getattr(engine.config, field)})
+
+    def action_gc(self) -> None:
+        engine = self._engine()
+        if engine is not None:
+            self._call(engine.trigger_gc, "GC triggered")
+
+    def action_clear_cache(self) -> None:
+        engine = self._engine()
+        if engine is not None:
+            self._call(engine.clear_cache, "cache cleared")
+
+    def action_reset_metrics(self) -> None:
+        engine = self._engine()
+        if engine is not None:
+            self._call(engine.reset_metrics, "metrics reset")
+
+    def _call(self, method: Callable[[], Any], done: str) -> None:
+        try:
+            method()
+        except ClawletError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(done, timeout=2)
+        self.refresh_metrics()
+
+    def action_edit_config(self) -> None:
+        engine = self._engine()
+        if engine is None:
+            return
+
+        def apply(changes: dict[str, Any] | None) -> None:
+            if changes:
+                self.apply_changes(**changes)
+            elif changes is not None:
+                self.notify("no changes", timeout=2)
+
+        self.push_screen(ConfigEditorScreen(engine.config), apply)
+
+    # -- load controls --------------------------------------------------------------------
+
+    async def _load_call(self, what: str, coro: Any) -> bool:
+        try:
+            await coro
+        except (ClawletError, ValueError) as exc:
+            self.notify(f"{what}: {exc}", severity="error")
+            return False
+        self.refresh_metrics()
+        return True
+
+    async def action_pause(self) -> None:
+        if self._engine() is None:
+            return
+        assert self.live is not None
+        if await self._load_call("pause", self.live.toggle_pause()):
+            self.notify("load paused" if self.live.paused else "load resumed", timeout=2)
+
+    async def action_burst(self) -> None:
+        if self._engine() is None:
+            return
+        assert self.live is not None
+        try:
+            sent = await self.live.burst(BURST_SIZE)
+        except (ClawletError, RuntimeError) as exc:
+            self.notify(f"burst: {exc}", severity="error")
+            return
+        self.notify(f"burst: {sent if isinstance(sent, int) else BURST_SIZE} requests sent", timeout=2)
+        self.refresh_metrics()
+
+    async def action_rate(self, direction: str) -> None:
+        if self._engine() is None:
+            return
+        assert self.live is not None
+        if self.live.open_loop and self.live.target_rps is not None:
+            rate = self.live.target_rps
+            new = round(rate * RATE_STEP if direction == "up" else rate / RATE_STEP, 2)
+            if await self._load_call("rate", self.live.set_rate(new)):
+                self.notify(f"arrival rate {new:g} req/s", timeout=2)
+            return
+        # closed loop: the "rate" is the number of clients
+        clients = (self.live.clients or 1) + (1 if direction == "up" else -1)
+        if await self._load_call("clients", self.live.set_rate(clients)):
+            self.notify(f"closed loop: {clients} clients", timeout=2)
+
+    def _preset_choices(self) -> list[tuple[str, str]]:
+        if self._preset_lister is not None:
+            items = list(self._preset_lister())
+        else:
+            from ..load import list_presets
+
+            items = list(list_presets(skip_invalid=True))
+        choices = []
+        for item in items:
+            if isinstance(item, str):
+                choices.append((item, ""))
+            else:
+                choices.append((str(item.name), str(getattr(item, "description", ""))))
+        return choices
+
+    def action_switch_preset(self) -> None:
+        if self._engine() is None:
+            return
+        assert self.live is not None
+        try:
+            choices = self._preset_choices()
+        except (ClawletError, ImportError) as exc:
+            self.notify(f"cannot list presets: {exc}", severity="error")
+            return
+
+        async def switch(name: str | None) -> None:
+            if name is None:
+                return
+            await self.switch_preset(name)
+
+        self.push_screen(PresetPickerScreen(choices, current=self.live.preset_name), switch)
+
+    async def switch_preset(self, name: str) -> None:
+        assert self.live is not None
+        engine_before = self.live.engine
+        try:
+            await self.live.switch_preset(name)
+        except ClawletError as exc:
+            self.notify(f"preset {name}: {exc}", severity="error")
+            return
+        if self.live.engine is not engine_before:
+            self.dashboard.query_one("#events").reset()  # type: ignore[attr-defined]
+            self.notify(f"preset {name}: new engine for its model", timeout=3)
+        else:
+            self.notify(f"preset {name}", timeout=3)
+        self.refresh_metrics()
+
+    # -- export ---------------------------------------------------------------------------
+
+    async def action_export(self) -> None:
+        try:
+            from ..report import write_report  # type: ignore[attr-defined]
+        except ImportError:
+            self.notify("report export is not available (clawlet_tui.report is missing)", severity="warning")
+            return
+        snapshot = self.last_snapshot or self._snapshot_source()
+        load_stats = self.live.stats() if self.live is not None else None
+        preset = self.live.preset if self.live is not None else None
+        path = self.report_dir / f"clawlet-report-{self.clock():%Y%m%d-%H%M%S}.md"
+        try:
+            result = write_report(path, snapshot, load_stats, preset)
+            if inspect.isawaitable(result):
+                result = await result
+        except (ClawletError, OSError, ValueError, TypeError) as exc:
+            self.notify(f"export failed: {exc}", severity="error")
+            return
+        written = result if isinstance(result, (str, Path)) else path
+        self.notify(f"report written to {written}", title="Export", timeout=5)
+        self.log_ui("export", f"report written to {written}")
+
+
+def run_dashboard(
+    preset: str = "steady",
+    overrides: Mapping[str, Any] | None = None,
+    theme: str | None = None,
+) -> int:
+    """Open the dashboard with ``preset`` running (``overrides`` are ``--set`` values).
+
+    Raises :class:`PresetError` / :class:`ConfigError` before the screen opens if the preset
+    or an override is bad; returns the app's exit code (0 after a normal quit).
+    """
+    live = LiveRun.from_preset(preset, dict(overrides) if overrides else None)
+    app = ClawletApp(live, theme=theme)
+    result = app.run()
+    return result if isinstance(result, int) else (app.return_code or 0)

@@ -1,0 +1,265 @@
+"""The live run the dashboard drives: one engine, one load generator, the preset they came from.
+
+The dashboard never touches engine internals; it reads :meth:`ClawletEngine.snapshot` and
+calls the handful of control methods this class wraps.  Ownership is plain:
+
+* :meth:`LiveRun.start` starts the engine, then the generator;
+* :meth:`LiveRun.stop` stops the generator first (no new requests), then drains the
+  engine (every pending request ends), and is safe to call twice;
+* :meth:`LiveRun.switch_preset` stops the current generator, reconfigures the engine with
+  the new preset's config (rebuilding the engine only if the preset names another model)
+  and starts a new generator.
+
+Everything that builds engines, generators or presets is injectable, so the dashboard can
+be tested with stand-ins and the real classes are imported only when first needed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine.config import OptimizationConfig
+
+#: a factory ``(config, model) -> engine``
+EngineFactory = Callable[[OptimizationConfig, Any], Any]
+#: a factory ``(engine, profile, model) -> load generator``
+GeneratorFactory = Callable[[Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class LoadView:
+    """What the dashboard shows about the load: immutable, built fresh on every refresh."""
+
+    preset: str = ""
+    description: str = ""
+    #: "open" (arrival rate), "closed" (fixed concurrency) or "replay" (recorded stream)
+    mode: str = "replay"
+    target_rps: float | None = None
+    #: closed loop: number of clients
+    clients: int | None = None
+    sent: int = 0
+    completed: int = 0
+    outstanding: int = 0
+    paused: bool = False
+    finished: bool = False
+    slo_p99_ms: float | None = None
+    #: e.g. "model kept: mlp-... (preset asks for ...)"
+    note: str = ""
+
+
+def _default_engine_factory(config: OptimizationConfig, model: Any) -> Any:
+    from ..engine.engine import ClawletEngine
+
+    return ClawletEngine(config=config, model=model)
+
+
+def _default_generator_factory(engine: Any, profile: Any, model: Any) -> Any:
+    from ..load import LoadGenerator
+
+    return LoadGenerator(engine, profile, model=model)
+
+
+def _default_preset_loader(name: str) -> Any:
+    from ..load import load_preset
+
+    return load_preset(name)
+
+
+def _default_model_builder(spec: Mapping[str, Any] | None, source: str | None) -> Any:
+    from ..models import build_model
+
+    return build_model(spec, source=source)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class LiveRun:
+    """An engine and the load generator feeding it."""
+
+    def __init__(
+        self,
+        engine: Any,
+        generator: Any,
+        preset: Any,
+        *,
+        engine_factory: EngineFactory = _default_engine_factory,
+        generator_factory: GeneratorFactory = _default_generator_factory,
+        preset_loader: Callable[[str], Any] = _default_preset_loader,
+        model_builder: Callable[[Mapping[str, Any] | None, str | None], Any] = _default_model_builder,
+    ) -> None:
+        self.engine = engine
+        self.generator = generator
+        self.preset = preset
+        self._engine_factory = engine_factory
+        self._generator_factory = generator_factory
+        self._preset_loader = preset_loader
+        self._model_builder = model_builder
+        self._model_spec: Mapping[str, Any] | None = getattr(preset, "model_spec", None)
+        self.target_rps: float | None = _profile_rate(getattr(preset, "load", None))
+        #: closed loop: clients sending one request at a time
+        self.clients: int | None = getattr(getattr(preset, "load", None), "concurrency", None)
+        self.note = ""
+        self.started = False
+        self.stopped = False
+
+    @classmethod
+    def from_preset(
+        cls,
+        name: str,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        engine_factory: EngineFactory = _default_engine_factory,
+        generator_factory: GeneratorFactory = _default_generator_factory,
+        preset_loader: Callable[[str], Any] = _default_preset_loader,
+        model_builder: Callable[[Mapping[str, Any] | None, str | None], Any] = _default_model_builder,
+    ) -> LiveRun:
+        """Load preset ``name``, apply ``overrides`` (``--set``) and build engine and generator.
+
+        Raises :class:`PresetError` / :class:`ConfigError` before anything starts.
+        """
+        preset = preset_loader(name)
+        config: OptimizationConfig = preset.config
+        if overrides:
+            config = OptimizationConfig.from_mapping(overrides, base=config, source="--set")
+        source = str(getattr(preset, "path", None) or name)
+        model = model_builder(getattr(preset, "model_spec", None), source)
+        engine = engine_factory(config, model)
+        generator = generator_factory(engine, preset.load, model)
+        return cls(
+            engine,
+            generator,
+            preset,
+            engine_factory=engine_factory,
+            generator_factory=generator_factory,
+            preset_loader=preset_loader,
+            model_builder=model_builder,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.engine.start()
+        await self.generator.start()
+        self.started = True
+        self.log("load", f"preset {self.preset_name}: {self.describe_load()}")
+
+    async def stop(self) -> None:
+        """Stop the load, then drain the engine.  Idempotent."""
+        if self.stopped:
+            return
+        self.stopped = True
+        try:
+            await self.generator.stop()
+        finally:
+            await self.engine.stop()
+
+    # -- load control -------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return bool(getattr(self.generator, "paused", False))
+
+    async def toggle_pause(self) -> bool:
+        """Pause or resume the load (the generator logs it); returns the new paused state."""
+        if self.paused:
+            await _maybe_await(self.generator.resume())
+        else:
+            await _maybe_await(self.generator.pause())
+        return self.paused
+
+    async def burst(self, n: int) -> Any:
+        """Send ``n`` extra requests at once; returns what the generator returns (how many went)."""
+        return await _maybe_await(self.generator.inject_burst(n))
+
+    @property
+    def open_loop(self) -> bool:
+        return self.target_rps is not None
+
+    async def set_rate(self, rps: float) -> None:
+        """Open loop: the arrival rate now.  Closed loop: the number of clients (``round(rps)``).
+
+        The generator validates (ConfigError) and logs the change.
+        """
+        await _maybe_await(self.generator.set_rate(rps))
+        if self.open_loop:
+            self.target_rps = float(rps)
+        else:
+            self.clients = round(rps)
+
+    async def switch_preset(self, name: str) -> None:
+        """Stop the current load, reconfigure (or rebuild) the engine, start the preset's load."""
+        preset = self._preset_loader(name)
+        await self.generator.stop()
+        spec = getattr(preset, "model_spec", None)
+        if _spec(spec) != _spec(self._model_spec):
+            await self.engine.stop()
+            model = self._model_builder(spec, str(getattr(preset, "path", None) or name))
+            self.engine = self._engine_factory(preset.config, model)
+            await self.engine.start()
+            self._model_spec = spec
+            self.note = ""
+        else:
+            self.engine.reconfigure(preset.config)
+        self.preset = preset
+        self.target_rps = _profile_rate(preset.load)
+        self.clients = getattr(preset.load, "concurrency", None)
+        self.generator = self._generator_factory(self.engine, preset.load, self.engine.model)
+        await self.generator.start()
+        self.log("load", f"preset {self.preset_name}: {self.describe_load()}")
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def preset_name(self) -> str:
+        return str(getattr(self.preset, "name", "?"))
+
+    def describe_load(self) -> str:
+        load = getattr(self.preset, "load", None)
+        describe = getattr(load, "describe", None)
+        return str(describe()) if callable(describe) else ""
+
+    def stats(self) -> Any:
+        """The generator's own stats object (what reports take)."""
+        return self.generator.stats()
+
+    def view(self) -> LoadView:
+        stats = self.stats()
+        mode = str(getattr(stats, "mode", "open" if self.open_loop else "closed"))
+        return LoadView(
+            preset=self.preset_name,
+            description=str(getattr(stats, "description", "") or self.describe_load()),
+            mode=mode,
+            target_rps=self.target_rps,
+            clients=self.clients if not self.open_loop else None,
+            sent=int(getattr(stats, "sent", 0)),
+            completed=int(getattr(stats, "completed", 0)),
+            outstanding=int(getattr(stats, "outstanding", 0)),
+            paused=bool(getattr(stats, "paused", self.paused)),
+            finished=bool(getattr(stats, "finished", False)),
+            slo_p99_ms=getattr(self.preset, "slo_p99_ms", None),
+            note=self.note,
+        )
+
+    def log(self, kind: str, message: str) -> None:
+        log_event = getattr(self.engine, "log_event", None)
+        if callable(log_event):
+            log_event(kind, message)
+
+
+def _profile_rate(profile: Any) -> float | None:
+    """The open-loop arrival rate of a load profile, or None for a closed loop."""
+    if getattr(profile, "mode", None) == "closed":
+        return None
+    rate = getattr(profile, "rate_rps", None)
+    return None if rate is None else float(rate)
+
+
+def _spec(spec: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(spec or {})

@@ -1,0 +1,45 @@
+"""Cache panel: L1 / L2 hit rates, sizes, evictions, and single-flight joins."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from ...engine.snapshot import CacheLevelStats, MetricsSnapshot
+from .panel import MetricPanel
+from .units import fmt_bytes, fmt_count, fmt_pct
+
+
+class CachePanel(MetricPanel):
+    TITLE = "Cache"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="cache-table")
+        yield Static(id="cache-note", classes="panel-line")
+
+    def show(self, snapshot: MetricsSnapshot) -> None:
+        c = snapshot.cache
+        self.border_subtitle = f"hit {fmt_pct(c.hit_rate)}" if c.enabled else "off"
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column("level", style="bold")
+        table.add_column("hit", justify="right")
+        table.add_column("size", justify="right")
+        table.add_column("evict", justify="right")
+        table.add_row("", "[dim]hit[/]", "[dim]entries[/]", "[dim]evicted[/]")
+        table.add_row("L1", *_level_cells(c.l1, c.enabled))
+        table.add_row("L2", *_level_cells(c.l2, c.enabled))
+        self.query_one("#cache-table", Static).update(table)
+        note = f"joins {fmt_count(c.inflight_joins)}  L2 disk {fmt_bytes(c.l2.volume_bytes)}"
+        if c.l2.capacity_bytes:
+            note += f" / {fmt_bytes(c.l2.capacity_bytes)}"
+        if c.l2_disabled_reason:
+            note += f"\n[$warning]L2 off: {c.l2_disabled_reason}[/]"
+        self.query_one("#cache-note", Static).update(note)
+
+
+def _level_cells(level: CacheLevelStats, cache_on: bool) -> tuple[str, str, str]:
+    if not (cache_on and level.enabled):
+        return ("[dim]off[/]", "[dim]-[/]", "[dim]-[/]")
+    size = f"{fmt_count(level.size)}/{fmt_count(level.capacity)}" if level.capacity else fmt_count(level.size)
+    return (fmt_pct(level.hit_rate), size, fmt_count(level.evictions))

@@ -1,0 +1,38 @@
+"""The base of every dashboard panel: a bordered box that shows one MetricsSnapshot.
+
+Panels follow "attributes down, messages up": the dashboard sets :attr:`MetricPanel.snapshot`
+(an immutable :class:`MetricsSnapshot`) and the panel redraws itself from it.  A panel never
+calls the engine and never reaches into another panel.
+"""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+from textual.reactive import reactive
+
+from ...engine.snapshot import MetricsSnapshot
+
+
+class MetricPanel(Vertical):
+    """A titled panel redrawn from each new snapshot (subclasses implement :meth:`show`)."""
+
+    #: shown in the border
+    TITLE = ""
+
+    snapshot: reactive[MetricsSnapshot | None] = reactive(None, layout=False, repaint=False)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.add_class("metric-panel")
+        self.border_title = self.TITLE
+
+    def watch_snapshot(self, snapshot: MetricsSnapshot | None) -> None:
+        if snapshot is not None and self.is_mounted:
+            self.show(snapshot)
+
+    def on_mount(self) -> None:
+        if self.snapshot is not None:
+            self.show(self.snapshot)
+
+    def show(self, snapshot: MetricsSnapshot) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError

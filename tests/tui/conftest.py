@@ -1,0 +1,117 @@
+"""Fixtures for the dashboard tests.
+
+* :func:`replay_app` builds a :class:`ClawletApp` fed from the recorded metric stream in
+  ``fixtures/stream.jsonl`` with a fixed wall clock and the repository's theme files, so
+  screenshots are the same on every machine.  :func:`feed_stream` pushes the whole stream
+  through the dashboard (no sleeping); after that the stream repeats its last snapshot.
+* :func:`live_app` builds one with a real :class:`ClawletEngine` serving a tiny fast latency
+  model under a short open-loop load, its L2 cache under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clawlet_tui.engine import ClawletEngine, OptimizationConfig
+from clawlet_tui.load import LoadGenerator, LoadProfile, Preset
+from clawlet_tui.load.keys import KeySpec
+from clawlet_tui.models import build_model
+from clawlet_tui.tui.app import ClawletApp
+from clawlet_tui.tui.live import LiveRun, LoadView
+from clawlet_tui.tui.replay import RecordedStream
+
+HERE = Path(__file__).parent
+STREAM = HERE / "fixtures" / "stream.jsonl"
+REPO_THEMES = HERE.parents[1] / "themes"
+FIXED_NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+TINY_MODEL = {"kind": "latency", "fixed_ms": 0.5, "per_item_ms": 0.01}
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def make_replay_app(theme: str | None = None, theme_dirs: list[Path] | None = None) -> ClawletApp:
+    return ClawletApp(
+        snapshot_source=RecordedStream.from_jsonl(STREAM),
+        clock=fixed_clock,
+        theme=theme,
+        theme_dirs_=theme_dirs if theme_dirs is not None else [REPO_THEMES],
+        replay_load=LoadView(
+            preset="steady",
+            description="poisson 400 req/s, zipf keys",
+            mode="replay",
+            slo_p99_ms=25.0,
+        ),
+        refresh_interval_s=0.5,
+    )
+
+
+async def feed_stream(pilot: Any) -> None:
+    """Show every recorded snapshot in order, then let the screen settle."""
+    app = pilot.app
+    stream = app._snapshot_source
+    while not stream.exhausted:
+        app.refresh_metrics()
+    await pilot.pause()
+
+
+@pytest.fixture
+def replay_app() -> Callable[..., ClawletApp]:
+    return make_replay_app
+
+
+def make_preset(name: str, tmp_path: Path, **load: Any) -> Preset:
+    profile = LoadProfile(
+        mode=load.pop("mode", "open"),
+        rate_rps=load.pop("rate_rps", 200.0) if load.get("concurrency") is None else None,
+        duration_s=30.0,
+        keys=KeySpec(distribution="uniform", key_count=500),
+        **load,
+    )
+    return Preset(
+        name=name,
+        description=f"test preset {name}",
+        path=tmp_path / f"{name}.toml",
+        load=profile,
+        config=OptimizationConfig(
+            batch_size=4, max_concurrent=2, l1_cache_size=64, l2_cache_dir=str(tmp_path / "l2"), memory_check_interval_s=0.5
+        ),
+        model_spec=dict(TINY_MODEL),
+        slo_p99_ms=20.0,
+    )
+
+
+@pytest.fixture
+def presets(tmp_path: Path) -> dict[str, Preset]:
+    steady = make_preset("tiny-steady", tmp_path)
+    closed = make_preset("tiny-closed", tmp_path, mode="closed", concurrency=4)
+    return {p.name: p for p in (steady, closed)}
+
+
+@pytest.fixture
+def live_run(presets: dict[str, Preset]) -> LiveRun:
+    return LiveRun.from_preset(
+        "tiny-steady",
+        preset_loader=presets.__getitem__,
+        model_builder=lambda spec, source: build_model(spec, source=source),
+        engine_factory=lambda config, model: ClawletEngine(config=config, model=model),
+        generator_factory=lambda engine, profile, model: LoadGenerator(engine, profile, model=model),
+    )
+
+
+@pytest.fixture
+def live_app(live_run: LiveRun, presets: dict[str, Preset], tmp_path: Path) -> ClawletApp:
+    return ClawletApp(
+        live_run,
+        clock=fixed_clock,
+        refresh_interval_s=0.25,
+        theme_dirs_=[REPO_THEMES],
+        report_dir=tmp_path,
+        preset_lister=lambda: list(presets.values()),
+    )

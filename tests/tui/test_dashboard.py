@@ -1,0 +1,90 @@
+"""The dashboard fed from a recorded stream: panels show what the snapshots say, the layout
+never overlaps, and the event log writes each event exactly once."""
+
+from __future__ import annotations
+
+import pytest
+
+from clawlet_tui.tui.app import ClawletApp
+from clawlet_tui.tui.replay import RecordedStream
+from clawlet_tui.tui.screens import DashboardScreen
+from clawlet_tui.tui.widgets import ConfigPanel, EventLogPanel, LatencyPanel, MetricPanel
+
+from .conftest import STREAM, feed_stream, make_replay_app
+
+
+def test_recorded_stream_replays_in_order_then_holds_the_last() -> None:
+    stream = RecordedStream.from_jsonl(STREAM)
+    snaps = [stream() for _ in range(len(stream))]
+    assert [s.time_s for s in snaps] == sorted(s.time_s for s in snaps)
+    assert stream.exhausted
+    assert stream() is snaps[-1]
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 48), (220, 60)])
+async def test_panels_fill_the_screen_without_overlapping(size: tuple[int, int]) -> None:
+    app = make_replay_app()
+    async with app.run_test(size=size) as pilot:
+        await feed_stream(pilot)
+        panels = list(app.screen.query(MetricPanel))
+        assert len(panels) == 9
+        width, height = size
+        for panel in panels:
+            r = panel.region
+            assert r.x >= 0 and r.y >= 1 and r.right <= width and r.bottom <= height - 1, (panel.id, r)
+            assert r.height >= 6 and r.width >= 30, (panel.id, r)
+        for i, a in enumerate(panels):
+            for b in panels[i + 1 :]:
+                assert not a.region.overlaps(b.region), (a.id, b.id)
+
+
+async def test_event_log_writes_each_event_once_with_wall_clock_times() -> None:
+    app = make_replay_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await feed_stream(pilot)
+        for _ in range(3):
+            app.refresh_metrics()  # the last snapshot again: nothing new to write
+        log = app.screen.query_one(EventLogPanel)
+        events = app.last_snapshot.events
+        assert log.lines_written == len(events)
+        assert log.last_seq == events[-1].seq
+        # an event is stamped when first seen: the first snapshot (uptime 100 s, shown at 12:00:00)
+        # carries the preset event from uptime 20 s -> 11:58:40; later events arrive as they happen
+        texts = [line.plain for line in log.lines]
+        assert texts[0].startswith("11:58:40 load    preset steady"), texts
+        assert any(t.startswith("12:00:00 config  batch_size 4 -> 8") for t in texts), texts
+
+
+async def test_config_panel_highlights_the_last_change_and_latency_shows_slo() -> None:
+    app = make_replay_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await feed_stream(pilot)
+        assert app.screen.query_one(ConfigPanel).changed_fields == ("batch_size",)
+        latency = app.screen.query_one(LatencyPanel)
+        assert latency.slo_p99_ms == 25.0
+        assert "SLO" in str(latency.query_one("#latency-now").render())
+
+
+async def test_controls_without_engine_warn_instead_of_crashing() -> None:
+    app = make_replay_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("b", "p", "e", "s", "g")
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("no live engine" in n.message for n in app._notifications)
+
+
+async def test_failing_snapshot_source_is_reported_not_fatal() -> None:
+    calls = 0
+
+    def broken():
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("monitor exploded")
+
+    app = ClawletApp(snapshot_source=broken)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.refresh_metrics()
+        await pilot.pause()
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1 and "monitor exploded" in errors[0]
+        assert app.is_running

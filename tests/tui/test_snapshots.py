@@ -1,0 +1,44 @@
+"""Screenshots of the dashboard fed a recorded metric stream and a fixed clock.
+
+Regenerate after an intended visual change with ``pytest tests/tui --snapshot-update`` and
+look at the SVGs in ``__snapshots__/`` before committing them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import feed_stream, make_replay_app
+
+
+def test_dashboard_160x48(snap_compare) -> None:
+    assert snap_compare(make_replay_app(), terminal_size=(160, 48), run_before=feed_stream)
+
+
+def test_dashboard_100x30(snap_compare) -> None:
+    assert snap_compare(make_replay_app(), terminal_size=(100, 30), run_before=feed_stream)
+
+
+def test_help_screen(snap_compare) -> None:
+    assert snap_compare(make_replay_app(), terminal_size=(120, 40), run_before=feed_stream, press=["question_mark"])
+
+
+def test_config_editor(snap_compare) -> None:
+    async def open_editor(pilot) -> None:
+        from clawlet_tui.engine.config import OptimizationConfig
+        from clawlet_tui.tui.screens import ConfigEditorScreen
+
+        await feed_stream(pilot)
+        editor = ConfigEditorScreen(pilot.app.last_snapshot.config.replace(max_concurrent=4))
+        await pilot.app.push_screen(editor)
+        editor.query_one("#field-batch_size").value = "abc"
+        editor.action_submit()
+        await pilot.pause()
+        assert isinstance(editor.config, OptimizationConfig)
+
+    assert snap_compare(make_replay_app(), terminal_size=(120, 40), run_before=open_editor)
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])
+def test_theme(snap_compare, theme: str) -> None:
+    assert snap_compare(make_replay_app(theme=theme), terminal_size=(120, 36), run_before=feed_stream)
