@@ -125,9 +125,23 @@ def encode_value(value: Any) -> bytes | None:
         header = json.dumps({"dtype": value.dtype.str, "shape": list(value.shape)}).encode()
         return _ARRAY_TAG + len(header).to_bytes(4, "little") + header + np.ascontiguousarray(value).tobytes()
     try:
-        return _JSON_TAG + json.dumps(value, allow_nan=True).encode()
+        text = json.dumps(value, allow_nan=True)
     except (TypeError, ValueError):
         return None
+    # Only values JSON gives back unchanged (a tuple would come back a list, int keys as str).
+    return _JSON_TAG + text.encode() if _same(json.loads(text), value) else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and a != a:
+        return b != b  # NaN
+    return bool(a == b)
 
 
 def decode_value(blob: bytes) -> Any:

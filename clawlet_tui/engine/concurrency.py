@@ -33,7 +33,7 @@ class ConcurrencyController:
             if future.done() and not future.cancelled():
                 # The slot was handed to us as we were cancelled: give it back.
                 self.release(completed=False)
-            else:
+            elif future in self._waiters:
                 self._waiters.remove(future)
             raise
 

@@ -200,13 +200,18 @@ def _validate(config: OptimizationConfig) -> None:
                 f"{name} must be {_KIND_NAMES[kind]}, got {type(value).__name__} {value!r}", field=name
             )
         if kind is float:
-            if not math.isfinite(value):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an int too large for a float
+                finite = False
+            if not finite:
                 raise ConfigError(f"{name} must be a finite number, got {value!r}", field=name)
             object.__setattr__(config, name, float(value))
+        bound = (lambda b: f"{b:g}") if kind is float else (lambda b: f"{int(b)}")
         if low is not None and value < low:
-            raise ConfigError(f"{name} must be >= {low:g}, got {value!r}", field=name)
+            raise ConfigError(f"{name} must be >= {bound(low)}, got {value!r}", field=name)
         if high is not None and value > high:
-            raise ConfigError(f"{name} must be <= {high:g}, got {value!r}", field=name)
+            raise ConfigError(f"{name} must be <= {bound(high)}, got {value!r}", field=name)
     if config.l2_cache_dir is not None and not config.l2_cache_dir.strip():
         raise ConfigError("l2_cache_dir must not be empty", field="l2_cache_dir")
 

@@ -135,7 +135,15 @@ class ClawletEngine:
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clawlet-l2")
         self._l2_wakeup = asyncio.Event()
         self._stopped = asyncio.Event()
-        await self._backend.start()
+        try:
+            await self._backend.start()
+        except BaseException:
+            # e.g. a remote backend that is not ready: leave nothing behind
+            self._io.shutdown(wait=False)
+            self._blas_limits.restore_original_limits()
+            self._state = "stopped"
+            self._stopped.set()
+            raise
         self._open_l2(self._config)
         self.monitor.reset()
         self._batcher.start()
@@ -176,12 +184,16 @@ class ClawletEngine:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self._flush_l2()
         await self._backend.close()
+        if self._io is not None:
+            # The last writes go behind anything already queued on the I/O thread; shutting
+            # it down (off the loop) waits for all of them before L2 is closed.
+            if self._l2_backlog and self._cache.l2 is not None:
+                self._io.submit(self._cache.l2.put_many, list(self._l2_backlog))
+                self._l2_backlog.clear()
+            await asyncio.get_running_loop().run_in_executor(None, self._io.shutdown, True)
         if self._cache.l2 is not None:
             self._cache.l2.close()
-        if self._io is not None:
-            self._io.shutdown(wait=True)
         if self._blas_limits is not None:
             self._blas_limits.restore_original_limits()
         self._state = "stopped"
@@ -252,6 +264,9 @@ class ClawletEngine:
         else:
             value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
             if value is not MISSING:
+                # Yield once: a caller whose every request hits L1 would otherwise never
+                # give the event loop a turn and starve other clients (and a dashboard).
+                await asyncio.sleep(0)
                 return value
             flight = self._cache.inflight.get(cache_key)
             if flight is None:
@@ -437,9 +452,12 @@ class ClawletEngine:
         if not self._l2_backlog or l2 is None or self._io is None:
             self._l2_backlog.clear()
             return
-        items, self._l2_backlog = self._l2_backlog, []
+        # Items leave the backlog only once written: a writer cancelled mid-write (stop)
+        # leaves them for the final flush (writing a key twice is harmless).
+        items = list(self._l2_backlog)
         was_enabled = l2.enabled
         await asyncio.get_running_loop().run_in_executor(self._io, l2.put_many, items)
+        del self._l2_backlog[: len(items)]
         if was_enabled and not l2.enabled:
             self.log_event("warning", f"L2 cache disabled: {l2.disabled_reason}")
 
@@ -506,8 +524,19 @@ class ClawletEngine:
         return config.batch_timeout_s if config.enable_batching else 0.0
 
     def clear_cache(self) -> None:
-        """Empty L1 and L2 (counters are kept)."""
-        self._cache.clear()
+        """Empty L1 and L2 (counters are kept).
+
+        L2 is cleared on the I/O thread, after any write already handed to it, so a
+        pending write cannot bring an old value back; writes not yet handed over are dropped.
+        """
+        self._cache.l1.clear()
+        self._l2_backlog.clear()
+        l2 = self._cache.l2
+        if l2 is not None:
+            if self._io is not None:
+                self._io.submit(l2.clear)
+            else:
+                l2.clear()
         self.log_event("cache", "cache cleared")
 
     def reset_metrics(self) -> None:

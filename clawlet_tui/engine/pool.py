@@ -46,7 +46,7 @@ class ConnectionPool(Generic[S]):
         self.size = size
         self._idle: deque[S] = deque()
         self._in_use: set[int] = set()
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[S]] = deque()
         self.created = 0
         self.waits = 0
         self.discarded = 0
@@ -60,27 +60,34 @@ class ConnectionPool(Generic[S]):
         return len(self._idle) + len(self._in_use)
 
     async def acquire(self) -> S:
-        while True:
-            if self._idle:
-                session = self._idle.popleft()
-                self._in_use.add(id(session))
+        """A session; waits (first come, first served) while all ``size`` are in use."""
+        if not self._waiters:
+            session = self._take()
+            if session is not None:
                 return session
-            if self.total < self.size:
-                session = self._factory()
-                self.created += 1
-                self._in_use.add(id(session))
-                return session
-            self.waits += 1
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(future)
-            try:
-                await future
-            except asyncio.CancelledError:
-                if future in self._waiters:
-                    self._waiters.remove(future)
-                elif future.done() and not future.cancelled():
-                    self._wake()  # pass the wake-up on
-                raise
+        self.waits += 1
+        future: asyncio.Future[S] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future in self._waiters:
+                self._waiters.remove(future)
+            elif future.done() and not future.cancelled():
+                self.release(future.result())  # handed to us as we were cancelled: pass it on
+            raise
+
+    def _take(self) -> S | None:
+        """An idle session, or a new one if the pool has room; marked in use."""
+        if self._idle:
+            session = self._idle.popleft()
+        elif self.total < self.size:
+            session = self._factory()
+            self.created += 1
+        else:
+            return None
+        self._in_use.add(id(session))
+        return session
 
     def release(self, session: S) -> None:
         self._in_use.discard(id(session))
@@ -116,11 +123,17 @@ class ConnectionPool(Generic[S]):
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and (self._idle or self.total < self.size):
-            future = self._waiters.popleft()
-            if not future.done():
-                future.set_result(None)
+        """Hand sessions straight to waiters, oldest first, while there are any to hand out."""
+        while self._waiters:
+            future = self._waiters[0]
+            if future.done():
+                self._waiters.popleft()
+                continue
+            session = self._take()
+            if session is None:
                 return
+            self._waiters.popleft()
+            future.set_result(session)
 
     def close(self) -> None:
         while self._idle:

@@ -71,7 +71,7 @@ def build_model(spec: Mapping[str, Any] | None = None, *, source: str | None = N
             model = LatencyModel(**spec)
         else:
             if "target" not in spec:
-                raise ConfigError("model.target is required for kind 'function'", field="target")
+                raise ConfigError("model.target is required for kind 'function'", field="model.target")
             model = load_function_model(spec["target"], input_dim=spec.get("input_dim", 16))
         if faults is not None:
             if not isinstance(faults, Mapping):
@@ -79,7 +79,10 @@ def build_model(spec: Mapping[str, Any] | None = None, *, source: str | None = N
             unknown = sorted(set(faults) - _FAULT_PARAMS)
             if unknown:
                 raise ConfigError(f"unknown field {unknown[0]}", field=f"faults.{unknown[0]}")
-            model = FaultyModel(model, **faults)
+            try:
+                model = FaultyModel(model, **faults)
+            except ConfigError as exc:
+                raise ConfigError(f"faults.{exc}", field=f"faults.{exc.field}") from None
     except ConfigError as exc:
         field = exc.field or "?"
         message = str(exc)

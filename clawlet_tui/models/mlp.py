@@ -28,6 +28,8 @@ class MLPModel:
         self.layers = layers
         self.seed = seed
         self.name = "mlp-" + "x".join(str(n) for n in layers)
+        #: what persistent (L2) cache entries are keyed under: same layers and seed, same outputs
+        self.cache_namespace = f"{self.name}-seed{seed}"
         rng = np.random.default_rng(seed)
         self._weights = [
             (rng.standard_normal((a, b), dtype=np.float32) / np.float32(np.sqrt(a))).astype(np.float32)

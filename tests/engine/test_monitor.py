@@ -1,0 +1,135 @@
+"""LogHistogram percentiles against numpy; PerformanceMonitor window and series on a driven clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clawlet_tui.engine.monitor import LogHistogram, PerformanceMonitor
+
+
+class FakeClock:
+    def __init__(self, now: float = 500.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _histogram(samples) -> LogHistogram:
+    h = LogHistogram()
+    for x in samples:
+        h.record(float(x))
+    return h
+
+
+def _check(samples, rel=0.01) -> None:
+    h = _histogram(samples)
+    got = h.percentiles((50.0, 90.0, 99.0))
+    want = np.percentile(np.asarray(samples, dtype=np.float64), [50, 90, 99])
+    for g, w in zip(got, want):
+        assert g == pytest.approx(w, rel=rel), (got, want)
+    assert h.count == len(samples)
+    assert h.max == pytest.approx(max(samples)) and h.mean == pytest.approx(np.mean(samples))
+
+
+def _uniform(rng, n):
+    return rng.uniform(0.5, 200.0, n)
+
+
+def _lognormal(rng, n):
+    return rng.lognormal(mean=1.0, sigma=1.5, size=n)
+
+
+def _bimodal(rng, n):
+    return np.where(rng.random(n) < 0.8, rng.normal(2.0, 0.2, n).clip(0.01), rng.normal(300.0, 20.0, n).clip(1))
+
+
+@pytest.mark.parametrize("dist", [_uniform, _lognormal, _bimodal], ids=["uniform", "lognormal", "bimodal"])
+@pytest.mark.parametrize("n", [1, 2, 10, 1000, 100_000])
+def test_percentiles_match_numpy(dist, n):
+    _check(dist(np.random.default_rng(n), n))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0.001, max_value=1_000_000.0), min_size=1, max_size=300))
+def test_percentiles_match_numpy_property(samples):
+    _check(samples)
+
+
+def test_empty_histogram_and_stats():
+    h = LogHistogram()
+    assert h.percentiles((50.0, 99.0)) == (0.0, 0.0)
+    assert h.stats().count == 0
+    h.record(3.0)
+    s = h.stats()
+    assert (s.count, s.mean_ms, s.p50_ms, s.p99_ms, s.max_ms) == (1, 3.0, 3.0, 3.0, 3.0)
+
+
+def test_merge_equals_recording_everything():
+    rng = np.random.default_rng(1)
+    a, b = rng.lognormal(size=500), rng.lognormal(size=300)
+    merged = _histogram(a)
+    merged.merge(_histogram(b))
+    whole = _histogram(np.concatenate([a, b]))
+    assert merged.percentiles((50, 90, 99)) == whole.percentiles((50, 90, 99))
+    assert merged.count == whole.count and merged.max == whole.max and merged.min == whole.min
+
+
+def test_monitor_counts_outcomes_and_errors_by_kind():
+    m = PerformanceMonitor(FakeClock())
+    for _ in range(5):
+        m.record_submitted()
+    m.record_success(0.01)
+    m.record_failure("BackendError")
+    m.record_failure("BackendError")
+    m.record_rejected()
+    m.record_timeout()
+    o = m.outcomes()
+    assert (o.submitted, o.succeeded, o.failed, o.rejected, o.timed_out, o.in_flight) == (5, 1, 2, 1, 1, 0)
+    assert dict(o.errors_by_kind) == {"BackendError": 2, "RejectedError": 1, "RequestTimeout": 1}
+    assert o.success_rate == pytest.approx(0.2)
+
+
+def test_window_and_series_on_a_driven_clock():
+    clock = FakeClock()
+    m = PerformanceMonitor(clock, window_s=10.0, history_s=30)
+    start = clock.now
+    # second k (k = 0..24) completes k+1 requests of (k+1) ms and one batch of k+1 items
+    for k in range(25):
+        clock.now = start + k + 0.5
+        for _ in range(k + 1):
+            m.record_success((k + 1) / 1000.0)
+        m.record_batch(k + 1, [0.001], 0.002)
+    m.record_failure("X")  # in second 24
+    clock.now = start + 25.5
+    series = m.series()
+    assert [p.t_s for p in series] == [float(k + 1) for k in range(25)]
+    assert [p.throughput_rps for p in series] == [float(k + 1) for k in range(25)]
+    assert series[3].p50_ms == pytest.approx(4.0, rel=0.01) and series[3].mean_ms == pytest.approx(4.0)
+    assert series[-1].errors == 1 and series[-1].mean_batch_size == 25.0
+    throughput, latency, batches_per_s, mean_batch = m.window()
+    # window: seconds 16..25 (25 is current and empty), span 25.5 - 16 = 9.5 s
+    completed = sum(k + 1 for k in range(16, 25))
+    assert throughput == pytest.approx(completed / 9.5)
+    assert latency.count == completed
+    assert batches_per_s == pytest.approx(9 / 9.5)
+    assert mean_batch == pytest.approx(sum(range(17, 26)) / 9)
+    assert m.total_throughput() == pytest.approx(sum(range(1, 26)) / 25.5)
+    stats = m.batch_stats()
+    assert stats.count == 25 and stats.items == sum(range(1, 26))
+
+
+def test_history_ring_is_bounded():
+    clock = FakeClock()
+    m = PerformanceMonitor(clock, history_s=5)
+    start = clock.now
+    for k in range(50):
+        clock.now = start + k + 0.1
+        m.record_success(0.001)
+    assert len(m._seconds) == 5
+    clock.now = start + 50.5
+    assert [p.t_s for p in m.series()] == [46.0, 47.0, 48.0, 49.0, 50.0]
+    assert m.succeeded == 50
