@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override an engine config field, e.g. --set batch_size=8 (repeatable)",
     )
     parser.add_argument("--theme", dest="dashboard_theme", default=None, metavar="NAME|PATH", help="dashboard theme")
+    _add_backend_options(parser, dest_prefix="dashboard_")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -69,7 +70,42 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "presets", help="list the presets", description="List the available presets with a one-line description each."
     )
+
+    serve = commands.add_parser(
+        "serve", help="serve a model over the Open Inference Protocol (KServe v2 HTTP)",
+        description="Serve a preset's model (batched by a clawlet engine) over the Open Inference "
+        "Protocol, so another clawlet (--backend URL), Triton client or KServe client can use it.",
+    )
+    serve.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME|PATH", help="preset whose model and engine config to serve")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
+        help="override an engine config field of the serving engine (repeatable)",
+    )
     return parser
+
+
+def _add_backend_options(parser: argparse.ArgumentParser, dest_prefix: str = "") -> None:
+    parser.add_argument(
+        "--backend", dest=f"{dest_prefix}backend", default=None, metavar="URL",
+        help="run the model on a remote Open Inference Protocol server (clawlet-tui serve, Triton, KServe) "
+        "instead of in this process, e.g. http://127.0.0.1:8000",
+    )
+    parser.add_argument(
+        "--model-name", dest=f"{dest_prefix}model_name", default=None, metavar="NAME",
+        help="model name on the remote server (default: the server's only model)",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
+    return value
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +128,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the report labels (default: en)"
     )
+    _add_backend_options(parser)
 
 
 def _positive_seconds(text: str) -> float:
@@ -126,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args)
         if args.command == "presets":
             return cmd_presets(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         return cmd_dashboard(args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -153,7 +192,19 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     load_preset(args.dashboard_preset).config.replace(**overrides)  # fail here, not inside the UI
     from .tui.app import run_dashboard
 
-    return run_dashboard(preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme)
+    return run_dashboard(
+        preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
+        backend_url=args.dashboard_backend, model_name=args.dashboard_model_name,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .load import load_preset
+    from .remote.server import run_server
+
+    preset = load_preset(args.preset)
+    config = preset.config.replace(**parse_overrides(args.sets))
+    return run_server(preset.model_spec, host=args.host, port=args.port, config=config)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -180,7 +231,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = ProgressLine(sys.stdout)
     try:
         result = asyncio.run(
-            run_preset(preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress.update)
+            run_preset(
+                preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress.update,
+                backend_url=args.backend, model_name=args.model_name,
+            )
         )
     finally:
         progress.clear()
@@ -202,6 +256,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             run_compare(
                 preset, duration_s=args.duration, overrides=overrides,
                 progress=lambda mode, snap, stats: progress.update(snap, stats, prefix=mode),
+                backend_url=args.backend, model_name=args.model_name,
             )
         )
     finally:

@@ -132,11 +132,14 @@ async def run_preset(
     mode: str = "optimized",
     progress: Callable[[MetricsSnapshot, LoadStats], None] | None = None,
     fresh_l2: bool = False,
+    backend_url: str | None = None,
+    model_name: str | None = None,
 ) -> RunResult:
     """Run ``preset``'s load against a fresh engine until the load ends; see the module doc.
 
     ``fresh_l2`` forces a temporary L2 directory even if the config names one (``compare``
-    uses it so each side starts with an empty disk cache).
+    uses it so each side starts with an empty disk cache).  ``backend_url`` serves the
+    preset's load from a remote Open Inference Protocol server instead of the preset's model.
     """
     from .engine.engine import ClawletEngine
     from .load import LoadGenerator
@@ -144,7 +147,15 @@ async def run_preset(
 
     config = resolve_config(preset, overrides, mode)
     profile = preset.load if duration_s is None else dataclasses.replace(preset.load, duration_s=duration_s)
-    if hasattr(preset, "build_model"):
+    backend = None
+    backend_url = backend_url or getattr(preset, "backend_url", None)
+    model_name = model_name or getattr(preset, "backend_model", None)
+    if backend_url is not None:
+        from .remote.client import RemoteBackend
+
+        backend = RemoteBackend(backend_url, model_name, max_connections=config.effective_pool_size)
+        model = backend.model_info
+    elif hasattr(preset, "build_model"):
         model = preset.build_model()
     else:
         model = build_model(preset.model_spec, source=str(getattr(preset, "path", None) or preset.name))
@@ -153,7 +164,7 @@ async def run_preset(
     with tempfile.TemporaryDirectory(prefix="clawlet-l2-") as tmp_l2:
         if fresh_l2 or config.l2_cache_dir is None:
             config = config.replace(l2_cache_dir=tmp_l2)
-        engine = ClawletEngine(config=config, model=model, mode=mode)
+        engine = ClawletEngine(config=config, model=model, mode=mode, backend=backend)
         generator = LoadGenerator(engine, profile, model=model)
         started_at = now_iso()
         interrupted = False
@@ -230,6 +241,8 @@ async def run_compare(
     duration_s: float | None = None,
     overrides: dict[str, Any] | None = None,
     progress: Callable[[str, MetricsSnapshot, LoadStats], None] | None = None,
+    backend_url: str | None = None,
+    model_name: str | None = None,
 ) -> tuple[RunResult, RunResult | None]:
     """The same load against baseline mode, then the optimized config, each with a fresh L2.
 
@@ -240,7 +253,8 @@ async def run_compare(
     for mode in MODES[::-1]:  # baseline first, as the seed's table reads
         callback = None if progress is None else _tagged(progress, mode)
         result = await run_preset(
-            preset, duration_s=duration_s, overrides=overrides, mode=mode, progress=callback, fresh_l2=True
+            preset, duration_s=duration_s, overrides=overrides, mode=mode, progress=callback, fresh_l2=True,
+            backend_url=backend_url, model_name=model_name,
         )
         results.append(result)
         if result.interrupted:

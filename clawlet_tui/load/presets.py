@@ -5,6 +5,8 @@
     name = "steady"                 # optional; must match the file name
     description = "one line"        # required
     slo_p99_ms = 50                 # optional
+    backend_url = "http://host:8000" # optional: run the model on an Open Inference Protocol server
+    backend_model = "name"          # optional: the model's name there (default: its only model)
     [engine]                        # OptimizationConfig fields (optional)
     batch_size = 8
     [load]                          # LoadProfile fields (required)
@@ -44,7 +46,9 @@ from .profiles import LoadProfile, error_reason, unknown_field_reason
 #: environment variable naming an extra preset directory, searched first
 PRESETS_DIR_ENV = "CLAWLET_PRESETS_DIR"
 
-_TOP_LEVEL = frozenset({"name", "description", "slo_p99_ms", "engine", "load", "model"})
+_TOP_LEVEL = frozenset(
+    {"name", "description", "slo_p99_ms", "backend_url", "backend_model", "engine", "load", "model"}
+)
 _ENGINE_FIELDS = frozenset(f.name for f in fields(OptimizationConfig)) | frozenset(ALIASES)
 
 
@@ -61,6 +65,10 @@ class Preset:
     model_spec: dict[str, Any] = field(default_factory=dict, hash=False)
     #: latency objective: p99 at or below this many milliseconds
     slo_p99_ms: float | None = None
+    #: remote Open Inference Protocol server that runs the model (None: in process)
+    backend_url: str | None = None
+    #: model name on that server (None: the server's only model)
+    backend_model: str | None = None
 
     def build_model(self) -> Any:
         """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
@@ -84,7 +92,9 @@ def preset_dirs() -> list[Path]:
     candidates.append(Path(config_home) / "clawlet-tui" / "presets")
     here = Path(__file__).resolve()
     candidates.append(here.parents[1] / "_data" / "presets")
-    candidates.append(here.parents[2] / "presets")
+    repo = here.parents[2]
+    if (repo / "pyproject.toml").is_file():  # a source checkout, not site-packages
+        candidates.append(repo / "presets")
     seen: set[Path] = set()
     dirs: list[Path] = []
     for candidate in candidates:
@@ -192,6 +202,16 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
             raise fail("slo_p99_ms", f"must be a number > 0, got {slo!r}")
         slo = float(slo)
 
+    remote: dict[str, str | None] = {}
+    for key in ("backend_url", "backend_model"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise fail(key, f"must be a non-empty string, got {value!r}")
+        remote[key] = value
+    url = remote["backend_url"]
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise fail("backend_url", f"must start with http:// or https://, got {url!r}")
+
     engine = data.get("engine", {})
     if not isinstance(engine, Mapping):
         raise fail("engine", f"must be a table, got {type(engine).__name__}")
@@ -221,6 +241,8 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         config=config,
         model_spec=model_spec,
         slo_p99_ms=slo,
+        backend_url=url,
+        backend_model=remote["backend_model"],
     )
 
 
@@ -238,6 +260,8 @@ def _check_model(spec: dict[str, Any], fail: Any) -> None:
         if isinstance(faults, Mapping) and leaf in faults and leaf not in spec and not where.startswith("model.faults"):
             where = f"model.faults.{leaf}"
         raise fail(where, reason) from None
+    except Exception as exc:  # e.g. a user model module that fails to import
+        raise fail("model", f"cannot build the model: {type(exc).__name__}: {exc}") from None
 
 
 _TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")

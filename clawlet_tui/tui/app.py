@@ -499,13 +499,17 @@ def run_dashboard(
     preset: str = "steady",
     overrides: Mapping[str, Any] | None = None,
     theme: str | None = None,
+    backend_url: str | None = None,
+    model_name: str | None = None,
 ) -> int:
     """Open the dashboard with ``preset`` running (``overrides`` are ``--set`` values).
 
     Raises :class:`PresetError` / :class:`ConfigError` before the screen opens if the preset
     or an override is bad; returns the app's exit code (0 after a normal quit).
     """
-    live = LiveRun.from_preset(preset, dict(overrides) if overrides else None)
+    live = LiveRun.from_preset(
+        preset, dict(overrides) if overrides else None, backend_url=backend_url, model_name=model_name
+    )
     app = ClawletApp(live, theme=theme)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

@@ -56,6 +56,20 @@ def _default_engine_factory(config: OptimizationConfig, model: Any) -> Any:
     return ClawletEngine(config=config, model=model)
 
 
+def _remote_engine_factory(url: str, model_name: str | None, config: OptimizationConfig) -> EngineFactory:
+    """An engine factory whose engines run batches on the remote server at ``url``."""
+    from ..engine.engine import ClawletEngine
+    from ..remote.client import RemoteBackend
+
+    backend = RemoteBackend(url, model_name, max_connections=config.effective_pool_size)
+
+    def factory(config: OptimizationConfig, model: Any) -> Any:
+        return ClawletEngine(config=config, model=backend.model_info, backend=backend)
+
+    factory.model_info = backend.model_info  # type: ignore[attr-defined]
+    return factory
+
+
 def _default_generator_factory(engine: Any, profile: Any, model: Any) -> Any:
     from ..load import LoadGenerator
 
@@ -119,6 +133,8 @@ class LiveRun:
         generator_factory: GeneratorFactory = _default_generator_factory,
         preset_loader: Callable[[str], Any] = _default_preset_loader,
         model_builder: Callable[[Mapping[str, Any] | None, str | None], Any] = _default_model_builder,
+        backend_url: str | None = None,
+        model_name: str | None = None,
     ) -> LiveRun:
         """Load preset ``name``, apply ``overrides`` (``--set``) and build engine and generator.
 
@@ -129,7 +145,14 @@ class LiveRun:
         if overrides:
             config = OptimizationConfig.from_mapping(overrides, base=config, source="--set")
         source = str(getattr(preset, "path", None) or name)
-        model = model_builder(getattr(preset, "model_spec", None), source)
+        backend_url = backend_url or getattr(preset, "backend_url", None)
+        model_name = model_name or getattr(preset, "backend_model", None)
+        if backend_url is not None:
+            # the model runs on a remote server; the engine (batching, cache, metrics) stays here
+            engine_factory = _remote_engine_factory(backend_url, model_name, config)
+            model = engine_factory.model_info  # type: ignore[attr-defined]
+        else:
+            model = model_builder(getattr(preset, "model_spec", None), source)
         engine = engine_factory(config, model)
         generator = generator_factory(engine, preset.load, model)
         return cls(

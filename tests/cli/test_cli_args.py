@@ -121,12 +121,15 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch):
     presets = types.SimpleNamespace(config=__import__("clawlet_tui.engine.config").engine.config.OptimizationConfig())
     monkeypatch.setattr(load, "load_preset", lambda name: presets, raising=False)
     assert cli.main([]) == 0
-    assert calls == [{"preset": "steady", "overrides": None, "theme": None}]
+    no_backend = {"backend_url": None, "model_name": None}
+    assert calls == [{"preset": "steady", "overrides": None, "theme": None, **no_backend}]
     assert cli.main(["--preset", "bursty", "--set", "batch_size=8", "--theme", "dark"]) == 0
-    assert calls[-1] == {"preset": "bursty", "overrides": {"batch_size": 8}, "theme": "dark"}
+    assert calls[-1] == {"preset": "bursty", "overrides": {"batch_size": 8}, "theme": "dark", **no_backend}
+    assert cli.main(["--backend", "http://10.0.0.5:8000", "--model-name", "resnet"]) == 0
+    assert calls[-1]["backend_url"] == "http://10.0.0.5:8000" and calls[-1]["model_name"] == "resnet"
     # a bad value fails before the UI starts
     assert cli.main(["--set", "batch_size=0"]) == 2
-    assert len(calls) == 2
+    assert len(calls) == 3
     assert "batch_size must be >= 1, got 0" in capsys.readouterr().err
 
 

@@ -1,0 +1,384 @@
+"""RemoteBackend: the engine's backend for a model served over the Open Inference Protocol.
+
+Works against ``clawlet-tui serve``, NVIDIA Triton, KServe, MLServer, or anything that
+speaks the v2 REST protocol with one FP32 input of shape ``[-1, *item shape]``.  Each
+engine batch becomes one ``POST /v2/models/{name}/infer``.
+
+Guarantees:
+
+* **Bounded.**  At most ``max_connections`` (later: the engine's ``pool_size``)
+  requests are in flight, enforced by an :class:`InFlightLimit`; a batch that finds
+  every slot busy waits, first come first served, and the wait is counted.  aiohttp's connector is left
+  unlimited on purpose: the slots are the one bound, so :meth:`resize` takes effect at
+  once in both directions, and since a request holds one connection, open connections in
+  use never exceed the slots.  Idle keep-alive connections beyond a shrunken bound close
+  after aiohttp's keep-alive timeout.
+* **One session.**  One ``aiohttp.ClientSession`` with keep-alive connections, created in
+  :meth:`start`, closed in :meth:`close`.
+* **Retries only what is safe to retry.**  A connection error (refused, reset, server
+  closed a kept-alive connection, connect timeout) is retried up to ``retries`` times with
+  exponential backoff ``backoff_s * 2**attempt``; each retry counts as a reconnect.
+  An HTTP error status is never retried: 4xx/5xx raise ``BackendError(kind="HTTP<status>")``
+  carrying the server's ``{"error": ...}`` message.  A read timeout is not retried
+  either (the server may still be computing): ``BackendError(kind="Timeout")``.
+* **No surprises from the wire.**  A malformed response raises
+  ``BackendError(kind="BadResponse")``; nothing else escapes :meth:`run` but
+  ``BackendError`` (and ``CancelledError``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import numpy as np
+
+from ..engine.errors import BackendError, ConfigError
+from ..engine.snapshot import PoolStats
+from .protocol import (
+    ModelMetadata,
+    ProtocolError,
+    TensorSpec,
+    decode_infer_response,
+    encode_infer_request,
+)
+
+_JSON = {"Content-Type": "application/json"}
+
+
+class InFlightLimit:
+    """At most ``limit`` requests in flight; the rest wait first come, first served.
+
+    A released slot goes straight to the oldest waiter, so nobody can overtake it;
+    ``resize`` applies at once (shrinking lets running requests finish).  Counts are
+    exact: ``in_use`` never exceeds ``limit`` except briefly after a shrink.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self.peak_in_use = 0
+        self.waits = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if not self._waiters and self.in_use < self.limit:
+            self._take()
+            return
+        self.waits += 1
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future  # the slot was taken for us by _wake
+        except asyncio.CancelledError:
+            if future in self._waiters:
+                self._waiters.remove(future)
+            elif future.done() and not future.cancelled():
+                self.release()  # handed over as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._wake()
+
+    def resize(self, limit: int) -> None:
+        self.limit = limit
+        self._wake()
+
+    def _take(self) -> None:
+        self.in_use += 1
+        self.peak_in_use = max(self.peak_in_use, self.in_use)
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_use < self.limit:
+            future = self._waiters.popleft()
+            if not future.done():
+                self._take()
+                future.set_result(None)
+
+
+class RemoteModelInfo:
+    """Stands in for the model on the client side: name, payloads and description.
+
+    The engine and the load generator only need ``name``, ``make_input(key)`` and
+    ``describe()``; the input shape comes from the server's model metadata, so
+    ``make_input`` works once the backend has started.  Payloads are deterministic
+    float32 normals from the same generator as :class:`~clawlet_tui.models.mlp.MLPModel`,
+    so a served MLP sees exactly the inputs it would see in process.
+    """
+
+    def __init__(self, backend: RemoteBackend, seed: int = 0) -> None:
+        self._backend = backend
+        self.seed = seed
+        #: read once by the engine for its cache keys: results of different models never mix
+        self.cache_namespace = f"remote:{backend.url}/{backend.model_name or '<default>'}"
+
+    @property
+    def name(self) -> str:
+        return self._backend.name
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self._backend.input_spec.item_shape
+
+    def make_input(self, key: int) -> np.ndarray:
+        return np.random.default_rng((self.seed, int(key) & 0xFFFFFFFFFFFF)).standard_normal(
+            self.input_shape, dtype=np.float32
+        )
+
+    def describe(self) -> str:
+        metadata = self._backend.metadata
+        if metadata is None:
+            return f"remote model at {self._backend.url} (not connected yet)"
+        spec = self._backend.input_spec
+        platform = f", {metadata.platform}" if metadata.platform else ""
+        return f"remote model {metadata.name} at {self._backend.url} (input {spec.datatype} {list(spec.shape)}{platform})"
+
+
+class RemoteBackend:
+    """A :class:`~clawlet_tui.engine.backend.Backend` that runs batches on a v2 inference server.
+
+    ``model_name`` None: use the server's only model (from the ``models`` list of
+    ``clawlet-tui serve``'s server metadata, or Triton's repository index).  Pass it for
+    any server that serves several models.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        model_name: str | None = None,
+        *,
+        max_connections: int = 8,
+        connect_timeout_s: float = 2.0,
+        read_timeout_s: float = 30.0,
+        retries: int = 2,
+        backoff_s: float = 0.05,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"backend URL must start with http:// or https://, got {url!r}", field="backend")
+        _check(isinstance(max_connections, int) and max_connections >= 1, "max_connections", max_connections, "an integer >= 1")
+        _check(connect_timeout_s > 0, "connect_timeout_s", connect_timeout_s, "> 0")
+        _check(read_timeout_s > 0, "read_timeout_s", read_timeout_s, "> 0")
+        _check(isinstance(retries, int) and retries >= 0, "retries", retries, "an integer >= 0")
+        _check(backoff_s >= 0, "backoff_s", backoff_s, ">= 0")
+        self.url = url.rstrip("/")
+        self.model_name = model_name
+        self.name = model_name or "remote"
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.slots = InFlightLimit(max_connections)
+        self.metadata: ModelMetadata | None = None
+        self._input_spec: TensorSpec | None = None
+        self._output_name: str | None = None
+        self._infer_url = ""
+        self._session: aiohttp.ClientSession | None = None
+        #: TCP connections opened (aiohttp trace ``on_connection_create_end``)
+        self.connections_created = 0
+        #: connection errors followed by a retry
+        self.reconnects = 0
+        self.model_info = RemoteModelInfo(self)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the session, check the server is ready, and read the model's metadata.
+
+        Raises ``BackendError`` saying what is wrong (unreachable, not ready, unknown
+        model, a model clawlet cannot batch for); the session is closed again then.
+        """
+        if self._session is not None:
+            return
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_create_end.append(self._on_connection_created)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s, sock_read=self.read_timeout_s),
+            trace_configs=[trace],
+        )
+        try:
+            status, body = await self._request("GET", "/v2/health/ready")
+            if status != 200:
+                raise BackendError(
+                    f"server at {self.url} is not ready (GET /v2/health/ready: HTTP {status}{_error_text(body)})",
+                    kind="NotReady",
+                )
+            name = self.model_name or await self._discover_model()
+            path = f"/v2/models/{quote(name, safe='')}"
+            status, body = await self._request("GET", f"{path}/ready")
+            if status != 200:
+                raise BackendError(
+                    f"model {name!r} is not ready at {self.url} (HTTP {status}{_error_text(body)})", kind="NotReady"
+                )
+            status, body = await self._request("GET", path)
+            if status != 200:
+                raise _http_error(status, body, f"GET {path}")
+            try:
+                metadata = ModelMetadata.from_dict(_parse_json(body))
+            except ProtocolError as exc:
+                raise BackendError(f"bad model metadata from {self.url}: {exc}", kind="BadResponse") from None
+            try:
+                self._input_spec = metadata.batchable_input()
+            except ProtocolError as exc:
+                raise BackendError(str(exc), kind="UnsupportedModel") from None
+            self.metadata = metadata
+            self._output_name = metadata.outputs[0].name if len(metadata.outputs) == 1 else None
+            self.model_name = self.name = name
+            self._infer_url = f"{self.url}{path}/infer"
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    # -- the Backend protocol -----------------------------------------------------------
+
+    @property
+    def input_spec(self) -> TensorSpec:
+        if self._input_spec is None:
+            raise BackendError(f"remote backend {self.url} has not started", kind="NotStarted")
+        return self._input_spec
+
+    async def run(self, inputs: Sequence[Any], timeout_s: float | None) -> Sequence[Any]:
+        """One ``POST .../infer`` for the whole batch; the outputs in order."""
+        spec = self.input_spec
+        try:
+            payload = json.dumps(encode_infer_request(inputs, spec.name)).encode()
+        except ProtocolError as exc:
+            raise BackendError(str(exc), kind="BadInput") from None
+        await self.slots.acquire()
+        try:
+            async with asyncio.timeout(timeout_s):
+                status, body = await self._request("POST", self._infer_url, payload, absolute=True)
+        except TimeoutError:
+            raise BackendError(f"no response from {self._infer_url} within {timeout_s:g} s", kind="Timeout") from None
+        finally:
+            self.slots.release()
+        if status != 200:
+            raise _http_error(status, body, "infer")
+        try:
+            data = _parse_json(body)
+        except ProtocolError as exc:
+            raise BackendError(f"bad inference response: {exc}", kind="BadResponse") from None
+        return decode_infer_response(data, len(inputs), self._output_name)
+
+    def resize(self, pool_size: int) -> None:
+        """At most ``pool_size`` requests in flight from now on (running ones finish)."""
+        if pool_size < 1:
+            raise ValueError(f"pool size must be >= 1, got {pool_size}")
+        self.slots.resize(pool_size)
+
+    def pool_stats(self) -> PoolStats:
+        """``size``/``in_use``/``idle``: request slots; ``created``: TCP connections opened;
+        ``waits``: batches that waited for a slot; ``discarded``: reconnects."""
+        slots = self.slots
+        return PoolStats(
+            size=slots.limit,
+            in_use=slots.in_use,
+            idle=max(0, slots.limit - slots.in_use),
+            created=self.connections_created,
+            waits=slots.waits,
+            discarded=self.reconnects,
+        )
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    async def _request(
+        self, method: str, path: str, payload: bytes | None = None, *, absolute: bool = False
+    ) -> tuple[int, bytes]:
+        """``(status, body)``, retrying connection errors only; other failures are BackendErrors."""
+        if self._session is None:
+            raise BackendError(f"remote backend {self.url} is not started", kind="NotStarted")
+        url = path if absolute else self.url + path
+        attempt = 0
+        while True:
+            try:
+                async with self._session.request(
+                    method, url, data=payload, headers=_JSON if payload is not None else None
+                ) as response:
+                    return response.status, await response.read()
+            except aiohttp.ServerTimeoutError as exc:
+                if not isinstance(exc, aiohttp.ConnectionTimeoutError) or attempt >= self.retries:
+                    raise BackendError(f"{method} {url} timed out: {exc or type(exc).__name__}", kind="Timeout") from None
+            except aiohttp.ClientConnectionError as exc:
+                if attempt >= self.retries:
+                    raise BackendError(
+                        f"cannot reach {url} ({attempt + 1} attempt(s)): {exc or type(exc).__name__}",
+                        kind="ConnectionError",
+                    ) from None
+            except aiohttp.ClientError as exc:
+                raise BackendError(f"{method} {url} failed: {type(exc).__name__}: {exc}", kind="ClientError") from None
+            self.reconnects += 1
+            await asyncio.sleep(self.backoff_s * 2**attempt)
+            attempt += 1
+
+    async def _discover_model(self) -> str:
+        """The server's only model, from ``GET /v2`` (clawlet) or the repository index (Triton)."""
+        candidates: list[str] = []
+        status, body = await self._request("GET", "/v2")
+        if status == 200:
+            try:
+                models = _parse_json(body).get("models")
+            except (ProtocolError, AttributeError):
+                models = None
+            if isinstance(models, list):
+                candidates = [m for m in models if isinstance(m, str)]
+        if not candidates:
+            status, body = await self._request("POST", "/v2/repository/index", b'{"ready": true}')
+            if status == 200:
+                try:
+                    index = _parse_json(body)
+                except ProtocolError:
+                    index = None
+                if isinstance(index, list):
+                    candidates = [
+                        m["name"] for m in index
+                        if isinstance(m, dict) and isinstance(m.get("name"), str) and m.get("state", "READY") == "READY"
+                    ]
+                    candidates = list(dict.fromkeys(candidates))
+        if len(candidates) == 1:
+            return candidates[0]
+        found = f"it serves {len(candidates)}: {', '.join(candidates)}" if candidates else "it does not list its models"
+        raise BackendError(f"cannot choose a model at {self.url}: {found}; pass the model name", kind="UnknownModel")
+
+    async def _on_connection_created(self, session: Any, context: SimpleNamespace, params: Any) -> None:
+        self.connections_created += 1
+
+
+def _check(ok: bool, field: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"{field} must be {rule}, got {value!r}", field=field)
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        preview = body[:80].decode("utf-8", "replace")
+        raise ProtocolError(f"not JSON ({exc}): {preview!r}") from None
+
+
+def _error_text(body: bytes) -> str:
+    """``": <message>"`` from a ``{"error": ...}`` body, else a short preview of the body."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = body[:200].decode("utf-8", "replace").strip()
+        return f": {text}" if text else ""
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return f": {data['error']}"
+    return f": {json.dumps(data)[:200]}"
+
+
+def _http_error(status: int, body: bytes, what: str) -> BackendError:
+    return BackendError(f"{what} failed with HTTP {status}{_error_text(body)}", kind=f"HTTP{status}")

@@ -1,0 +1,285 @@
+"""Open Inference Protocol (KServe v2) JSON messages, encoded and checked strictly.
+
+Only the REST/JSON form of the protocol, with one input and one output tensor per
+request.  A batch of B float32 items of shape ``S`` travels as one tensor of shape
+``[B, *S]`` whose ``data`` is the row-major flat list (a nested list is accepted on the
+way in, as the protocol allows).
+
+Every decoder checks what it is given before trusting it: field presence and types,
+datatype, that ``shape`` is a list of non-negative integers, that the number of values
+equals the product of the shape, that the batch dimension equals the batch size sent.
+A violation raises :class:`ProtocolError` (a ``ValueError``), whose message says which
+field broke which rule.  The server answers it with HTTP 400; the client turns a bad
+*response* into ``BackendError(kind="BadResponse")`` (:func:`decode_infer_response`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..engine.errors import BackendError
+
+#: the datatype clawlet sends and its server accepts
+FP32 = "FP32"
+
+#: numeric v2 datatypes a client accepts in a response, and their numpy types
+NUMERIC_DATATYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "UINT16": np.dtype(np.uint16),
+    "UINT32": np.dtype(np.uint32),
+    "UINT64": np.dtype(np.uint64),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+}
+
+
+class ProtocolError(ValueError):
+    """A v2 message broke the protocol; the message names the field and the rule."""
+
+
+# -- metadata ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """``$metadata_tensor``: a name, a datatype and a shape (``-1`` = variable size)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> TensorSpec:
+        obj = _require_object(data, where)
+        name = _require_str(obj, "name", where)
+        datatype = _require_str(obj, "datatype", where)
+        shape = obj.get("shape")
+        if not isinstance(shape, list) or any(not _is_int(d) or d < -1 for d in shape):
+            raise ProtocolError(f"{where}.shape must be a list of integers >= -1, got {shape!r}")
+        return cls(name, datatype, tuple(shape))
+
+    @property
+    def item_shape(self) -> tuple[int, ...]:
+        """The shape of one item: everything after the batch dimension."""
+        return self.shape[1:]
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """``$metadata_model_response``: what a server says about one model."""
+
+    name: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    versions: tuple[str, ...] = ()
+    platform: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "versions": list(self.versions),
+            "platform": self.platform,
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+            **self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelMetadata:
+        obj = _require_object(data, "model metadata")
+        name = _require_str(obj, "name", "model metadata")
+        versions = obj.get("versions") or []
+        if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+            raise ProtocolError(f"model metadata.versions must be a list of strings, got {versions!r}")
+        platform = obj.get("platform", "")
+        if not isinstance(platform, str):
+            raise ProtocolError(f"model metadata.platform must be a string, got {platform!r}")
+        tensors: dict[str, tuple[TensorSpec, ...]] = {}
+        for key in ("inputs", "outputs"):
+            items = obj.get(key)
+            if not isinstance(items, list):
+                raise ProtocolError(f"model metadata.{key} must be a list, got {items!r}")
+            tensors[key] = tuple(TensorSpec.from_dict(t, f"model metadata.{key}[{i}]") for i, t in enumerate(items))
+        return cls(name, tensors["inputs"], tensors["outputs"], tuple(versions), platform)
+
+    def batchable_input(self) -> TensorSpec:
+        """The one FP32 input with a dynamic batch dimension that clawlet can send batches to."""
+        if len(self.inputs) != 1:
+            names = ", ".join(t.name for t in self.inputs) or "none"
+            raise ProtocolError(f"model {self.name!r} has {len(self.inputs)} inputs ({names}); clawlet sends exactly one")
+        spec = self.inputs[0]
+        if spec.datatype != FP32:
+            raise ProtocolError(f"model {self.name!r} input {spec.name!r} is {spec.datatype}; clawlet sends FP32")
+        if not spec.shape or spec.shape[0] != -1:
+            raise ProtocolError(
+                f"model {self.name!r} input {spec.name!r} has shape {list(spec.shape)} without a dynamic batch "
+                "dimension (-1) first; for Triton set max_batch_size > 0 in config.pbtxt"
+            )
+        if any(d < 1 for d in spec.item_shape):
+            raise ProtocolError(
+                f"model {self.name!r} input {spec.name!r} has shape {list(spec.shape)}; clawlet needs fixed item "
+                "dimensions after the batch dimension"
+            )
+        return spec
+
+
+# -- inference request ------------------------------------------------------------------
+
+
+def encode_infer_request(items: Sequence[Any], input_name: str, *, output_name: str | None = None) -> dict[str, Any]:
+    """One ``$inference_request`` carrying ``items`` as a single FP32 tensor ``[B, *item shape]``.
+
+    Raises :class:`ProtocolError` if the items are not numeric or do not share one shape.
+    """
+    if not items:
+        raise ProtocolError("cannot encode an empty batch")
+    try:
+        batch = np.stack([np.asarray(item, dtype=np.float32) for item in items])
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"batch items must be numeric arrays of one shape: {exc}") from None
+    request: dict[str, Any] = {
+        "inputs": [{"name": input_name, "shape": list(batch.shape), "datatype": FP32, "data": batch.ravel().tolist()}]
+    }
+    if output_name is not None:
+        request["outputs"] = [{"name": output_name}]
+    return request
+
+
+def decode_infer_request(body: Any, input_spec: TensorSpec) -> np.ndarray:
+    """The ``[B, *item shape]`` float32 batch of an ``$inference_request`` (server side).
+
+    Raises :class:`ProtocolError` naming the field and the rule that was broken.
+    """
+    obj = _require_object(body, "request")
+    inputs = obj.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise ProtocolError("request.inputs must be a non-empty list")
+    if len(inputs) != 1:
+        raise ProtocolError(f"request.inputs has {len(inputs)} tensors; this model takes one ({input_spec.name!r})")
+    tensor = _require_object(inputs[0], "request.inputs[0]")
+    name = _require_str(tensor, "name", "request.inputs[0]")
+    if name != input_spec.name:
+        raise ProtocolError(f"request.inputs[0].name is {name!r}; this model's input is {input_spec.name!r}")
+    array = decode_tensor(tensor, "request.inputs[0]", allowed={FP32: NUMERIC_DATATYPES[FP32]})
+    if array.ndim < 1:
+        raise ProtocolError("request.inputs[0].shape must have a batch dimension")
+    expected = input_spec.item_shape
+    if len(array.shape[1:]) != len(expected) or any(e != -1 and e != a for e, a in zip(expected, array.shape[1:])):
+        raise ProtocolError(
+            f"request.inputs[0].shape is {list(array.shape)}; this model takes {list(input_spec.shape)}"
+        )
+    return array
+
+
+# -- inference response -----------------------------------------------------------------
+
+
+def encode_infer_response(
+    model_name: str, output_name: str, outputs: Sequence[Any], *, request_id: str | None = None
+) -> dict[str, Any]:
+    """One ``$inference_response`` with the outputs stacked into one FP32 tensor."""
+    batch = np.stack([np.asarray(out, dtype=np.float32) for out in outputs])
+    response: dict[str, Any] = {
+        "model_name": model_name,
+        "outputs": [{"name": output_name, "shape": list(batch.shape), "datatype": FP32, "data": batch.ravel().tolist()}],
+    }
+    if request_id is not None:
+        response["id"] = request_id
+    return response
+
+
+def decode_infer_response(body: Any, batch_size: int, output_name: str | None = None) -> list[np.ndarray]:
+    """The ``batch_size`` outputs of an ``$inference_response`` (client side).
+
+    The tensor named ``output_name`` is used (or the only one, if there is one and no name
+    is given).  Anything malformed raises ``BackendError(kind="BadResponse")``.
+    """
+    try:
+        obj = _require_object(body, "response")
+        _require_str(obj, "model_name", "response")
+        outputs = obj.get("outputs")
+        if not isinstance(outputs, list) or not outputs:
+            raise ProtocolError("response.outputs must be a non-empty list")
+        index = _pick_output(outputs, output_name)
+        where = f"response.outputs[{index}]"
+        array = decode_tensor(_require_object(outputs[index], where), where, allowed=NUMERIC_DATATYPES)
+        if array.ndim < 1 or array.shape[0] != batch_size:
+            raise ProtocolError(f"{where}.shape is {list(array.shape)}; expected batch dimension {batch_size}")
+    except ProtocolError as exc:
+        raise BackendError(f"bad inference response: {exc}", kind="BadResponse") from None
+    return list(array)
+
+
+def _pick_output(outputs: list[Any], output_name: str | None) -> int:
+    names = [o.get("name") if isinstance(o, dict) else None for o in outputs]
+    if output_name is not None and output_name in names:
+        return names.index(output_name)
+    if len(outputs) == 1:
+        return 0
+    raise ProtocolError(f"response has outputs {names}; expected one named {output_name!r}")
+
+
+# -- tensors ----------------------------------------------------------------------------
+
+
+def decode_tensor(tensor: Mapping[str, Any], where: str, *, allowed: Mapping[str, np.dtype[Any]]) -> np.ndarray:
+    """A tensor object (``name``/``shape``/``datatype``/``data``) as a numpy array of its shape."""
+    datatype = _require_str(tensor, "datatype", where)
+    if datatype not in allowed:
+        raise ProtocolError(f"{where}.datatype is {datatype!r}; expected one of {', '.join(allowed)}")
+    shape = tensor.get("shape")
+    if not isinstance(shape, list) or any(not _is_int(d) or d < 0 for d in shape):
+        raise ProtocolError(f"{where}.shape must be a list of integers >= 0, got {shape!r}")
+    if "data" not in tensor:
+        raise ProtocolError(f"{where}.data is missing")
+    data = tensor["data"]
+    if not isinstance(data, list):
+        raise ProtocolError(f"{where}.data must be a list, got {type(data).__name__}")
+    try:
+        values = np.asarray(data)
+    except ValueError as exc:  # ragged nesting
+        raise ProtocolError(f"{where}.data is not a regular array: {exc}") from None
+    kinds = "b" if datatype == "BOOL" else "iuf" if datatype.startswith("FP") else "iu"
+    if values.size and values.dtype.kind not in kinds:
+        raise ProtocolError(f"{where}.data holds {values.dtype.kind!r}-kind values, not {datatype} numbers")
+    expected = math.prod(shape)
+    if values.size != expected:
+        raise ProtocolError(f"{where}.data has {values.size} values; shape {shape} needs {expected}")
+    return values.astype(allowed[datatype], copy=False).reshape(shape)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require_object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{where} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _require_str(obj: Mapping[str, Any], key: str, where: str) -> str:
+    if key not in obj:
+        raise ProtocolError(f"{where}.{key} is missing")
+    value = obj[key]
+    if not isinstance(value, str):
+        raise ProtocolError(f"{where}.{key} must be a string, got {value!r}")
+    return value
