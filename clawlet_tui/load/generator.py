@@ -21,7 +21,8 @@ Guarantees:
   (or cancelled, past ``stop``'s timeout) in :meth:`stop`.
 
 The generator uses only ``engine.submit``, ``engine.clock``, ``engine.log_event`` and
-``engine.model``, so a stand-in object with those four works in tests.
+``engine.model``, so a stand-in object with those four works in tests.  Like the engine,
+it belongs to one event loop: call its methods from that loop's thread.
 """
 
 from __future__ import annotations

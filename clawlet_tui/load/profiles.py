@@ -30,6 +30,7 @@ first; at least one must be set.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -56,6 +57,9 @@ _SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 _MAX_RATE = 10_000_000.0
+
+#: likely misspellings of [load] fields that difflib would not guess
+_HINTS = {"rps": "rate_rps", "rate": "rate_rps", "duration": "duration_s", "clients": "concurrency", "count": "requests"}
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,7 @@ class LoadProfile:
             raise _preset_error("load.shape", "is for open loop, not mode 'closed'", source)
         for name, value in table.items():
             if name not in _FIELD_NAMES:
-                raise _preset_error(f"load.{name}", unknown_field_reason(name, _FIELD_NAMES), source)
+                raise _preset_error(f"load.{name}", unknown_field_reason(name, _FIELD_NAMES, _HINTS), source)
             if name == "keys":
                 value = _keys_from_mapping(value, source)
             elif name == "steps":
@@ -541,11 +545,9 @@ def error_reason(exc: ConfigError) -> str:
     return message
 
 
-def unknown_field_reason(name: str, known: frozenset[str] | set[str]) -> str:
+def unknown_field_reason(name: str, known: frozenset[str] | set[str], hints: Mapping[str, str] | None = None) -> str:
     """``unknown field (did you mean 'x'?)`` for preset error messages."""
-    import difflib
-
-    close = difflib.get_close_matches(str(name), sorted(known), n=1)
+    close = [hints[name]] if hints and name in hints else difflib.get_close_matches(str(name), sorted(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
     return "unknown field" + hint
 

@@ -106,7 +106,7 @@ def engine() -> FakeEngine:
 
 
 @pytest.fixture
-def make_engine() -> type[FakeEngine]:
+def fake_engine_factory() -> type[FakeEngine]:
     """The FakeEngine class, for tests that need non-default options (no cross-conftest imports)."""
     return FakeEngine
 

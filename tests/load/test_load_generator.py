@@ -153,9 +153,9 @@ async def test_stop_timeout_cancels_and_counts(engine):
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
-async def test_exceptions_are_counted_by_class_never_raised(make_engine, unretrieved_errors):
+async def test_exceptions_are_counted_by_class_never_raised(fake_engine_factory, unretrieved_errors):
     errors = {0: RejectedError("full"), 1: RequestTimeout("slow"), 2: BackendError("bad"), 3: EngineStopped("bye")}
-    engine = make_engine(error_for=lambda key: errors.get(key % 5))
+    engine = fake_engine_factory(error_for=lambda key: errors.get(key % 5))
     gen = LoadGenerator(engine, open_profile(5000, requests=100))
     await gen.start()
     await gen.wait()

@@ -29,7 +29,7 @@ BAD_PRESETS = {
     "engine-out-of-range.toml": "engine.batch_size: must be >= 1, got 0",
     "engine-wrong-type.toml": "engine.enable_cache: must be true or false, got str 'yes'",
     "engine-not-table.toml": "engine: must be a table, got int",
-    "load-unknown-field.toml": "load.rps: unknown field",
+    "load-unknown-field.toml": "load.rps: unknown field (did you mean 'rate_rps'?)",
     "load-wrong-type.toml": "load.rate_rps: must be a finite number, got 'fast'",
     "load-no-end.toml": "load.duration_s: is missing: set duration_s or requests",
     "load-bad-shape.toml": "load.shape: must be one of constant, poisson, ramp, step, sine, bursts, got 'square'",
