@@ -140,7 +140,10 @@ class ClawletApp(App[int]):
         HERE / "screens" / "config_editor.tcss",
         HERE / "screens" / "preset_picker.tcss",
     ]
-    BINDINGS: ClassVar[list[BindingType]] = [_binding(c) for c in CONTROLS]
+    BINDINGS: ClassVar[list[BindingType]] = [_binding(c) for c in CONTROLS] + [
+        # Ctrl+C quits like q (stop load, drain), as it does in `run`; hidden from the footer
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
 
@@ -189,6 +192,8 @@ class ClawletApp(App[int]):
         #: names of themes loaded from theme files, in cycling order
         self.file_themes: list[str] = []
         self._stopping = False
+        #: one line on what the run did and what was in flight at quit, printed after the app exits
+        self.exit_summary: str | None = None
         self._source_failed = False
         self.refresh_count = 0
         self._refresh_timer: Timer | None = None
@@ -220,10 +225,13 @@ class ClawletApp(App[int]):
         if self._stopping or self.live is None or not self.start_live:
             return
         self._stopping = True
+        engine = self.live.engine
+        in_flight = engine.snapshot().outcomes.in_flight
         try:
             await asyncio.wait_for(self.live.stop(), timeout=20.0)
         except (asyncio.TimeoutError, ClawletError) as exc:  # pragma: no cover - depends on the model
             self.log.error(f"stopping the live run: {exc!r}")
+        self.exit_summary = quit_summary(engine.snapshot(), in_flight)
 
     async def action_quit(self) -> None:
         self._stop_refreshing()
@@ -495,6 +503,17 @@ class ClawletApp(App[int]):
         self.log_ui("export", f"report written to {written}")
 
 
+def quit_summary(snapshot: MetricsSnapshot, in_flight_at_quit: int) -> str:
+    """What the run did, and what happened to the requests in flight when the user quit."""
+    o = snapshot.outcomes
+    left = f"; {o.in_flight} still unaccounted" if o.in_flight else ""
+    return (
+        f"clawlet-tui: {o.submitted:,} requests in {snapshot.uptime_s:.0f} s: {o.succeeded:,} ok, {o.failed:,} failed, "
+        f"{o.rejected:,} rejected, {o.timed_out:,} timed out, {o.cancelled:,} cancelled; "
+        f"{in_flight_at_quit:,} in flight at quit, drained before exit{left}"
+    )
+
+
 def run_dashboard(
     preset: str = "steady",
     overrides: Mapping[str, Any] | None = None,
@@ -512,4 +531,6 @@ def run_dashboard(
     )
     app = ClawletApp(live, theme=theme)
     result = app.run()
+    if app.exit_summary:
+        print(app.exit_summary)
     return result if isinstance(result, int) else (app.return_code or 0)

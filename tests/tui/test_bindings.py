@@ -214,3 +214,18 @@ async def test_quit_stops_load_and_drains_engine(live_app: ClawletApp) -> None:
     assert live_app.return_code == 0
     outcomes = live.engine.snapshot().outcomes
     assert outcomes.in_flight == 0
+
+
+async def test_ctrl_c_quits_cleanly_with_a_summary_of_what_was_in_flight(live_app: ClawletApp) -> None:
+    async with live_app.run_test(size=SIZE) as pilot:
+        live = live_app.live
+        await wait_until(pilot, lambda: live.generator.stats().sent > 0)
+        await pilot.press("ctrl+c")
+    assert live.stopped and not live.engine.running
+    assert live_app.return_code == 0
+    outcomes = live.engine.snapshot().outcomes
+    assert outcomes.in_flight == 0
+    assert outcomes.submitted == outcomes.finished
+    summary = live_app.exit_summary
+    assert summary is not None
+    assert f"{outcomes.submitted:,} requests" in summary and "in flight at quit" in summary
