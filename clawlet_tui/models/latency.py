@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..engine.errors import ConfigError
+from .inputs import InputBank
 
 
 class LatencyModel:
@@ -26,6 +27,7 @@ class LatencyModel:
         self.per_item_ms = float(per_item_ms)
         self.dim = dim
         self.seed = seed
+        self._inputs = InputBank(dim, seed)
         self.name = f"latency-{self.fixed_ms:g}+{self.per_item_ms:g}ms"
 
     def predict(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -33,9 +35,7 @@ class LatencyModel:
         return [np.asarray(item, dtype=np.float32) * np.float32(2.0) for item in batch]
 
     def make_input(self, key: int) -> np.ndarray:
-        return np.random.default_rng((self.seed, int(key) & 0xFFFFFFFFFFFF)).standard_normal(
-            self.dim, dtype=np.float32
-        )
+        return self._inputs.payload(key)
 
     def describe(self) -> str:
         return f"latency model: {self.fixed_ms:g} ms + {self.per_item_ms:g} ms per item (sleeps; no compute)"

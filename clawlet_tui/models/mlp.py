@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..engine.errors import ConfigError
+from .inputs import InputBank
 
 DEFAULT_LAYERS: tuple[int, ...] = (512, 2048, 512, 2048, 512)
 
@@ -36,6 +37,7 @@ class MLPModel:
             for a, b in zip(layers, layers[1:])
         ]
         self._biases = [np.zeros(b, dtype=np.float32) + np.float32(0.01) for b in layers[1:]]
+        self._inputs = InputBank(layers[0], seed)
         self.parameters = sum(w.size + b.size for w, b in zip(self._weights, self._biases))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -59,9 +61,7 @@ class MLPModel:
         return [row.copy() for row in out]
 
     def make_input(self, key: int) -> np.ndarray:
-        return np.random.default_rng((self.seed, int(key) & 0xFFFFFFFFFFFF)).standard_normal(
-            self.layers[0], dtype=np.float32
-        )
+        return self._inputs.payload(key)
 
     def describe(self) -> str:
         return f"numpy MLP {'->'.join(map(str, self.layers))}, {self.parameters / 1e6:.1f}M float32 parameters"

@@ -12,9 +12,9 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 
 from ..engine.errors import ConfigError
+from .inputs import InputBank
 
 
 class FunctionModel:
@@ -32,6 +32,7 @@ class FunctionModel:
         self.name = name or getattr(fn, "__qualname__", "function")
         self.input_dim = input_dim
         self._make_input = make_input
+        self._inputs: InputBank | None = None
         if inspect.iscoroutinefunction(fn):
             self.predict = self._predict_async  # type: ignore[method-assign]
 
@@ -50,7 +51,9 @@ class FunctionModel:
     def make_input(self, key: int) -> Any:
         if self._make_input is not None:
             return self._make_input(key)
-        return np.random.default_rng(int(key) & 0xFFFFFFFFFFFF).standard_normal(self.input_dim, dtype=np.float32)
+        if self._inputs is None:
+            self._inputs = InputBank(self.input_dim)
+        return self._inputs.payload(key)
 
     def describe(self) -> str:
         return f"user function {self.name}"

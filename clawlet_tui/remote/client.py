@@ -41,6 +41,7 @@ import numpy as np
 
 from ..engine.errors import BackendError, ConfigError
 from ..engine.snapshot import PoolStats
+from ..models.inputs import InputBank
 from .protocol import (
     ModelMetadata,
     ProtocolError,
@@ -116,6 +117,7 @@ class RemoteModelInfo:
     def __init__(self, backend: RemoteBackend, seed: int = 0) -> None:
         self._backend = backend
         self.seed = seed
+        self._inputs: InputBank | None = None
         #: read once by the engine for its cache keys: results of different models never mix
         self.cache_namespace = f"remote:{backend.url}/{backend.model_name or '<default>'}"
 
@@ -128,9 +130,10 @@ class RemoteModelInfo:
         return self._backend.input_spec.item_shape
 
     def make_input(self, key: int) -> np.ndarray:
-        return np.random.default_rng((self.seed, int(key) & 0xFFFFFFFFFFFF)).standard_normal(
-            self.input_shape, dtype=np.float32
-        )
+        shape = self.input_shape
+        if self._inputs is None or self._inputs.dim != int(np.prod(shape)):
+            self._inputs = InputBank(int(np.prod(shape)), self.seed)
+        return self._inputs.payload(key).reshape(shape)
 
     def describe(self) -> str:
         metadata = self._backend.metadata

@@ -230,3 +230,18 @@ def test_bad_targets_are_config_errors(target, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_function_model(target)
     assert info.value.field == "target"
+
+
+def test_input_bank_payloads_are_deterministic_and_distinct_per_key():
+    from clawlet_tui.models.inputs import InputBank
+
+    bank, again = InputBank(64, seed=3), InputBank(64, seed=3)
+    keys = list(range(0, 20_000)) + [2**31 + 7, 2**32 - 1]
+    seen = set()
+    for key in keys:
+        payload = bank.payload(key)
+        assert payload.dtype == np.float32 and payload.shape == (64,)
+        assert np.array_equal(payload, again.payload(key))
+        seen.add(payload.tobytes())
+    assert len(seen) == len(keys)
+    assert not np.array_equal(InputBank(64, seed=4).payload(5), bank.payload(5))

@@ -26,11 +26,11 @@ class BatchesPanel(MetricPanel):
         b = snapshot.batches
         cfg = snapshot.config
         self.border_subtitle = "on" if cfg.enable_batching else "off"
-        self.query_one("#batches-now", Static).update(
+        self.set_text("#batches-now", 
             f"mean [b]{b.window_mean_size:.1f}[/b]/{cfg.effective_batch_size}"
             f"  {fmt_rate(b.window_batches_per_s)} batch/s  splits {b.splits}"
         )
-        self.query_one("#batches-wait", Static).update(
+        self.set_text("#batches-wait", 
             f"queue wait P50 {fmt_ms(b.queue_wait.p50_ms)} P99 {fmt_ms(b.queue_wait.p99_ms)}"
             f"  compute {fmt_ms(b.compute.p50_ms)}"
         )

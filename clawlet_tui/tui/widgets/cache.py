@@ -29,13 +29,13 @@ class CachePanel(MetricPanel):
         table.add_row("", "[dim]hit[/]", "[dim]entries[/]", "[dim]evicted[/]")
         table.add_row("L1", *_level_cells(c.l1, c.enabled))
         table.add_row("L2", *_level_cells(c.l2, c.enabled))
-        self.query_one("#cache-table", Static).update(table)
+        self.set_text("#cache-table", table)
         note = f"joins {fmt_count(c.inflight_joins)}  L2 disk {fmt_bytes(c.l2.volume_bytes)}"
         if c.l2.capacity_bytes:
             note += f" / {fmt_bytes(c.l2.capacity_bytes)}"
         if c.l2_disabled_reason:
             note += f"\n[$warning]L2 off: {c.l2_disabled_reason}[/]"
-        self.query_one("#cache-note", Static).update(note)
+        self.set_text("#cache-note", note)
 
 
 def _level_cells(level: CacheLevelStats, cache_on: bool) -> tuple[str, str, str]:

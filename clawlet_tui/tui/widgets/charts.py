@@ -23,7 +23,7 @@ class Line:
 
 
 class TimeSeriesChart(PlotextPlot):
-    """Lines over ``xs`` (seconds relative to now, so the right edge is 0)."""
+    """Lines over ``xs`` (seconds relative to the newest point, so the right edge is 0)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -31,6 +31,7 @@ class TimeSeriesChart(PlotextPlot):
         self._lines: tuple[Line, ...] = ()
         self._threshold: tuple[str, float, str] | None = None
         self._ylabel = ""
+        self._drawn: object = None
 
     def set_data(
         self,
@@ -40,7 +41,15 @@ class TimeSeriesChart(PlotextPlot):
         threshold: tuple[str, float, str] | None = None,
         ylabel: str = "",
     ) -> None:
-        """Draw ``lines`` over ``xs``; ``threshold`` is ``(label, y, colour)``, e.g. an SLO."""
+        """Draw ``lines`` over ``xs``; ``threshold`` is ``(label, y, colour)``, e.g. an SLO.
+
+        Redrawing a chart is the dearest thing the dashboard does, and the history gains a
+        point only once a second: unchanged data (same points, lines, threshold) is not redrawn.
+        """
+        key = (tuple(xs), tuple((line.label, tuple(line.ys), line.color) for line in lines), threshold, ylabel)
+        if key == self._drawn:
+            return
+        self._drawn = key
         self._xs = tuple(xs)
         self._lines = tuple(lines)
         self._threshold = threshold
@@ -62,7 +71,7 @@ class TimeSeriesChart(PlotextPlot):
                 if line.ys:
                     plt.plot(list(self._xs), list(line.ys), label=line.label, color=self._rgb(line.color), marker="braille")
                     top = max(top, max(line.ys))
-            plt.xlim(min(self._xs), 0)
+            plt.xlim(min(min(self._xs), -1.0), 0)  # at least one second wide: plotext divides by the span
         if self._threshold is not None:
             label, y, color = self._threshold
             plt.horizontal_line(y, color=self._rgb(color))
@@ -85,6 +94,8 @@ class BarChart(PlotextPlot):
         self._values: tuple[float, ...] = ()
 
     def set_data(self, labels: Sequence[str], values: Sequence[float]) -> None:
+        if (tuple(labels), tuple(values)) == (self._labels, self._values):
+            return  # unchanged: skip the (dear) redraw
         self._labels = tuple(labels)
         self._values = tuple(values)
         self._redraw()

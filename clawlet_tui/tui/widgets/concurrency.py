@@ -21,7 +21,7 @@ class ConcurrencyPanel(MetricPanel):
         p = snapshot.pool
         self.border_subtitle = f"{c.busy}/{c.max_concurrent} busy"
         queue_style = "$warning" if c.max_queue_size and c.queue_depth >= 0.8 * c.max_queue_size else "b"
-        self.query_one("#concurrency-text", Static).update(
+        self.set_text("#concurrency-text", 
             f"busy [b]{c.busy}[/b]/{c.max_concurrent}  peak {c.peak_busy}\n"
             f"queue [{queue_style}]{fmt_count(c.queue_depth)}[/]/{fmt_count(c.max_queue_size)}\n"
             f"pool {p.in_use}/{p.size} in use  idle {p.idle}\n"

@@ -76,7 +76,7 @@ class ConfigPanel(MetricPanel):
         text = f"[b]{load.preset}[/b] ({load.mode}{rate}, {state}): {load.description}"
         if load.note:
             text += f"\n[$warning]{load.note}[/]"
-        self.query_one("#config-load", Static).update(text)
+        self.set_text("#config-load", text)
 
     def show(self, snapshot: MetricsSnapshot) -> None:
         config = snapshot.config
@@ -95,7 +95,7 @@ class ConfigPanel(MetricPanel):
                 table.add_row(Text(f"▶ {name}", style="bold reverse"), Text(f"{value} (was {old})", style="bold"))
             else:
                 table.add_row(Text(name, style="dim"), Text(value))
-        self.query_one("#config-table", Static).update(table)
+        self.set_text("#config-table", table)
 
     @property
     def changed_fields(self) -> tuple[str, ...]:

@@ -70,7 +70,7 @@ class EventLogPanel(MetricPanel):
             self._render_lines()
 
     def _render_lines(self) -> None:
-        self.query_one("#event-log", Static).update(Text("\n").join(self.lines))
+        self.set_text("#event-log", Text("\n").join(self.lines))
         self.query_one("#event-scroll", VerticalScroll).scroll_end(animate=False, immediate=False)
         self.border_subtitle = f"{self.lines_written} events"
 

@@ -37,8 +37,10 @@ class LatencyPanel(MetricPanel):
             style = "$error" if lat.p99_ms > slo else "$success"
             verdict = "over" if lat.p99_ms > slo else "ok"
             text += f"  SLO [{style}]{fmt_ms(slo)} {verdict}[/]"
-        self.query_one("#latency-now", Static).update(text)
-        xs = [p.t_s - snapshot.uptime_s for p in snapshot.series]  # series times are uptime seconds
+        self.set_text("#latency-now", text)
+        # x: seconds before the newest finished second, so the axis moves only when a point arrives
+        newest = snapshot.series[-1].t_s if snapshot.series else 0.0
+        xs = [p.t_s - newest for p in snapshot.series]
         lines = [
             Line("P50", [p.p50_ms for p in snapshot.series], "primary"),
             Line("P99", [p.p99_ms for p in snapshot.series], "accent"),

@@ -22,7 +22,7 @@ class MemoryPanel(MetricPanel):
         m = snapshot.memory
         over = m.usage_fraction >= m.threshold
         self.border_subtitle = f"RSS {fmt_bytes(m.rss_bytes)}"
-        self.query_one("#memory-rss", Static).update(
+        self.set_text("#memory-rss", 
             f"RSS [b]{fmt_bytes(m.rss_bytes)}[/b] / {fmt_bytes(m.budget_bytes)}\n"
             f"usage [{'$error' if over else '$success'}]{fmt_pct(m.usage_fraction)}[/]"
             f"  GC at {fmt_pct(m.threshold)}"
@@ -30,7 +30,7 @@ class MemoryPanel(MetricPanel):
         bar = self.query_one(ProgressBar)
         bar.update(progress=min(100.0, m.usage_fraction * 100))
         bar.set_class(over, "-over")
-        self.query_one("#memory-gc", Static).update(
+        self.set_text("#memory-gc", 
             f"GC {m.gc_triggers} (manual {m.manual_gc})  sys {m.system_percent:.1f}%\n"
             f"freed {fmt_bytes(m.freed_bytes_total)}  L1 -{m.l1_entries_dropped_total:,}"
         )

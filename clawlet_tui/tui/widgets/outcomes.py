@@ -22,7 +22,7 @@ class OutcomesPanel(MetricPanel):
         rate_style = "$success" if o.success_rate >= 0.99 else "$warning" if o.success_rate >= 0.9 else "$error"
         self.border_subtitle = f"{fmt_pct(o.success_rate)} ok"
         kinds = "  ".join(f"{kind} {n:,}" for kind, n in o.errors_by_kind) or "none"
-        self.query_one("#outcomes-text", Static).update(
+        self.set_text("#outcomes-text", 
             f"ok [b]{fmt_count(o.succeeded)}[/b]  [{rate_style}]{fmt_pct(o.success_rate)}[/] success\n"
             f"failed {o.failed:,}  rejected {o.rejected:,}\n"
             f"timed out {o.timed_out:,}  cancelled {o.cancelled:,}\n"

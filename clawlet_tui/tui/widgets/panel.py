@@ -7,8 +7,11 @@ calls the engine and never reaches into another panel.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.containers import Vertical
 from textual.reactive import reactive
+from textual.widgets import Static
 
 from ...engine.snapshot import MetricsSnapshot
 
@@ -25,6 +28,18 @@ class MetricPanel(Vertical):
         super().__init__(id=id, classes=classes)
         self.add_class("metric-panel")
         self.border_title = self.TITLE
+        self._shown: dict[str, Any] = {}
+
+    def set_text(self, selector: str, content: Any) -> None:
+        """Show ``content`` in the Static at ``selector``, unless it already shows exactly that.
+
+        Every update costs a layout and a repaint, and most readouts repeat themselves
+        between refreshes; skipping those keeps the dashboard light on the shared loop.
+        """
+        if selector in self._shown and self._shown[selector] == content:
+            return
+        self._shown[selector] = content
+        self.query_one(selector, Static).update(content)
 
     def watch_snapshot(self, snapshot: MetricsSnapshot | None) -> None:
         if snapshot is not None and self.is_mounted:

@@ -20,11 +20,13 @@ class ThroughputPanel(MetricPanel):
 
     def show(self, snapshot: MetricsSnapshot) -> None:
         self.border_subtitle = f"{fmt_rate(snapshot.window_throughput_rps)} req/s"
-        self.query_one("#throughput-now", Static).update(
+        self.set_text("#throughput-now", 
             f"[b]{fmt_rate(snapshot.window_throughput_rps)}[/b] req/s ({snapshot.window_s:g} s)"
             f"  avg {fmt_rate(snapshot.total_throughput_rps)}"
         )
-        xs = [p.t_s - snapshot.uptime_s for p in snapshot.series]  # series times are uptime seconds
+        # x: seconds before the newest finished second, so the axis moves only when a point arrives
+        newest = snapshot.series[-1].t_s if snapshot.series else 0.0
+        xs = [p.t_s - newest for p in snapshot.series]
         self.query_one(TimeSeriesChart).set_data(
             xs, [Line("req/s", [p.throughput_rps for p in snapshot.series], "primary")]
         )
