@@ -183,8 +183,16 @@ class DiskStore:
         self.size_limit_bytes = size_limit_bytes
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.directory, 0o700)
+        # SQLite's page cache and memory map count toward this process's RSS, which is what
+        # the memory optimizer measures: diskcache's defaults (32 MiB cache + 64 MiB mmap)
+        # grew a 10-minute soak by ~100 MiB; 8 MiB + 16 MiB keep L2 fast and the RSS honest.
         self._cache = diskcache.Cache(
-            str(self.directory), size_limit=size_limit_bytes, disk=_RawOnlyDisk, eviction_policy="least-recently-stored"
+            str(self.directory),
+            size_limit=size_limit_bytes,
+            disk=_RawOnlyDisk,
+            eviction_policy="least-recently-stored",
+            sqlite_cache_size=2**11,
+            sqlite_mmap_size=2**24,
         )
         self.hits = 0
         self.misses = 0

@@ -52,6 +52,8 @@ def test_run_help_lists_options(capsys):
         ["run", "--preset", "steady", "--lang", "fr"],
         ["compare", "--preset", "steady", "--baseline"],
         ["run", "--no-such-option"],
+        ["serve", "--port", "70000"],
+        ["serve", "--port", "http"],
     ],
 )
 def test_usage_errors_exit_2(capsys, argv):
@@ -70,6 +72,8 @@ def test_usage_errors_exit_2(capsys, argv):
         (["run", "--preset", "steady", "--report", "out.txt"], "report file must end in .md, .json or .csv"),
         (["run", "--preset", "steady", "--report", "/no/such/dir/r.md"], "report directory '/no/such/dir' does not exist"),
         (["--set", "enable_cache=maybe"], "enable_cache must be true or false"),
+        (["serve", "--preset", "steady", "--set", "max_concurrent=0"], "max_concurrent must be >= 1, got 0"),
+        (["serve", "--preset", "no-such-preset"], "no-such-preset"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):

@@ -14,7 +14,7 @@ from clawlet_tui.models import FaultyModel
 REPO_PRESETS = Path(__file__).resolve().parents[2] / "presets"
 BAD = Path(__file__).resolve().parent / "bad_presets"
 
-SHIPPED = {"seed-report", "steady", "ramp", "burst", "hot-keys", "overload", "soak", "faulty"}
+SHIPPED = {"seed-report", "steady", "ramp", "burst", "hot-keys", "overload", "soak", "faulty", "remote"}
 
 #: bad preset file -> what its one-line error must contain (after "FILE: ")
 BAD_PRESETS = {
@@ -41,6 +41,8 @@ BAD_PRESETS = {
     "model-unknown-field.toml": "model.depth: unknown field for kind 'mlp'",
     "model-bad-fault.toml": "model.faults.error_rate: must be a number in [0, 1], got 2.0",
     "not-utf8.toml": "not UTF-8 text",
+    "backend-bad-url.toml": "backend_url: must start with http:// or https://, got 'ftp://host:8000'",
+    "backend-model-not-string.toml": "backend_model: must be a non-empty string, got 7",
 }
 
 
