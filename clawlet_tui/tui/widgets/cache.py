@@ -14,6 +14,10 @@ from .units import fmt_bytes, fmt_count, fmt_pct
 class CachePanel(MetricPanel):
     TITLE = "Cache"
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._table_key: object = None
+
     def compose(self) -> ComposeResult:
         yield Static(id="cache-table")
         yield Static(id="cache-note", classes="panel-line")
@@ -21,21 +25,27 @@ class CachePanel(MetricPanel):
     def show(self, snapshot: MetricsSnapshot) -> None:
         c = snapshot.cache
         self.border_subtitle = f"hit {fmt_pct(c.hit_rate)}" if c.enabled else "off"
-        table = Table.grid(padding=(0, 1), expand=True)
-        table.add_column("level", style="bold")
-        table.add_column("hit", justify="right")
-        table.add_column("size", justify="right")
-        table.add_column("evict", justify="right")
-        table.add_row("", "[dim]hit[/]", "[dim]entries[/]", "[dim]evicted[/]")
-        table.add_row("L1", *_level_cells(c.l1, c.enabled))
-        table.add_row("L2", *_level_cells(c.l2, c.enabled))
-        self.set_text("#cache-table", table)
+        cells = (_level_cells(c.l1, c.enabled), _level_cells(c.l2, c.enabled))
+        if cells != self._table_key:  # an unchanged Rich table is not laid out again
+            self._table_key = cells
+            self._show_table(*cells)
         note = f"joins {fmt_count(c.inflight_joins)}  L2 disk {fmt_bytes(c.l2.volume_bytes)}"
         if c.l2.capacity_bytes:
             note += f" / {fmt_bytes(c.l2.capacity_bytes)}"
         if c.l2_disabled_reason:
             note += f"\n[$warning]L2 off: {c.l2_disabled_reason}[/]"
         self.set_text("#cache-note", note)
+
+    def _show_table(self, l1: tuple[str, str, str], l2: tuple[str, str, str]) -> None:
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column("level", style="bold")
+        table.add_column("hit", justify="right")
+        table.add_column("size", justify="right")
+        table.add_column("evict", justify="right")
+        table.add_row("", "[dim]hit[/]", "[dim]entries[/]", "[dim]evicted[/]")
+        table.add_row("L1", *l1)
+        table.add_row("L2", *l2)
+        self.set_text("#cache-table", table)
 
 
 def _level_cells(level: CacheLevelStats, cache_on: bool) -> tuple[str, str, str]:

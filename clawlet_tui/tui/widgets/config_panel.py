@@ -60,6 +60,7 @@ class ConfigPanel(MetricPanel):
         super().__init__(id=id, classes=classes)
         self._previous: OptimizationConfig | None = None
         self._changed: dict[str, tuple[Any, Any]] = {}
+        self._table_key: object = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="config-load", classes="panel-line")
@@ -84,6 +85,10 @@ class ConfigPanel(MetricPanel):
             self._changed = self._previous.changed_fields(config)
         self._previous = config
         self.border_subtitle = f"{snapshot.mode} · {snapshot.model_name}" if snapshot.model_name else snapshot.mode
+        key = (config, tuple(self._changed.items()))
+        if key == self._table_key:
+            return  # a Rich table is dear to lay out; the config rarely changes
+        self._table_key = key
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column("field", ratio=3, no_wrap=True, overflow="ellipsis")
         table.add_column("value", ratio=2, no_wrap=True, overflow="ellipsis")
