@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.config import OptimizationConfig
+from .host import EngineHost, OnEngineThread
 
 #: a factory ``(config, model) -> engine``
 EngineFactory = Callable[[OptimizationConfig, Any], Any]
@@ -108,8 +109,10 @@ class LiveRun:
         preset_loader: Callable[[str], Any] = _default_preset_loader,
         model_builder: Callable[[Mapping[str, Any] | None, str | None], Any] = _default_model_builder,
     ) -> None:
-        self.engine = engine
-        self.generator = generator
+        #: the engine loop thread; engine and generator are reached through it
+        self.host = EngineHost()
+        self.engine = OnEngineThread(self.host, engine)
+        self.generator = OnEngineThread(self.host, generator)
         self.preset = preset
         self._engine_factory = engine_factory
         self._generator_factory = generator_factory
@@ -168,6 +171,7 @@ class LiveRun:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.host.start()
         await self.engine.start()
         await self.generator.start()
         self.started = True
@@ -181,7 +185,10 @@ class LiveRun:
         try:
             await self.generator.stop()
         finally:
-            await self.engine.stop()
+            try:
+                await self.engine.stop()
+            finally:
+                self.host.stop()
 
     # -- load control -------------------------------------------------------------------
 
@@ -224,7 +231,7 @@ class LiveRun:
         if _spec(spec) != _spec(self._model_spec):
             await self.engine.stop()
             model = self._model_builder(spec, str(getattr(preset, "path", None) or name))
-            self.engine = self._engine_factory(preset.config, model)
+            self.engine = OnEngineThread(self.host, self._engine_factory(preset.config, model))
             await self.engine.start()
             self._model_spec = spec
             self.note = ""
@@ -233,7 +240,9 @@ class LiveRun:
         self.preset = preset
         self.target_rps = _profile_rate(preset.load)
         self.clients = getattr(preset.load, "concurrency", None)
-        self.generator = self._generator_factory(self.engine, preset.load, self.engine.model)
+        self.generator = OnEngineThread(
+            self.host, self._generator_factory(self.engine.target, preset.load, self.engine.model)
+        )
         await self.generator.start()
         self.log("load", f"preset {self.preset_name}: {self.describe_load()}")
 
