@@ -339,11 +339,6 @@ class MultiLevelCache:
     def l2_disabled_reason(self) -> str | None:
         return self.l2_error or (self.l2.disabled_reason if self.l2 is not None else None)
 
-    def clear(self) -> None:
-        self.l1.clear()
-        if self.l2 is not None:
-            self.l2.clear()
-
     def hit_rate(self) -> float:
         """Share of cache lookups answered by L1 or L2 (single-flight joins count as misses)."""
         lookups = self.l1.hits + self.l1.misses

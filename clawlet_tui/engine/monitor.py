@@ -25,14 +25,6 @@ _LOG_GROWTH = math.log(_GROWTH)
 _BUCKETS = int(math.ceil(math.log(1_000_000.0 / _MIN_MS) / _LOG_GROWTH)) + 1
 # representative value of each bucket: its geometric centre
 _CENTRES = _MIN_MS * np.power(_GROWTH, np.arange(_BUCKETS) + 0.5)
-
-
-def bucket_of(value_ms: float) -> int:
-    if value_ms <= _MIN_MS:
-        return 0
-    return min(int(math.log(value_ms / _MIN_MS) / _LOG_GROWTH), _BUCKETS - 1)
-
-
 _PENDING_LIMIT = 4096
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 from .snapshot import PoolStats
@@ -103,16 +102,6 @@ class ConnectionPool(Generic[S]):
         self.discarded += 1
         self._close(session)
         self._wake()
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[S]:
-        session = await self.acquire()
-        try:
-            yield session
-        except BaseException:
-            self.release(session)
-            raise
-        self.release(session)
 
     def resize(self, size: int) -> None:
         if size < 1:
