@@ -322,6 +322,8 @@ class MultiLevelCache:
         self.namespace = namespace
         self.inflight: dict[Hashable, Flight] = {}
         self.inflight_joins = 0
+        #: misses sent straight to the model because too many L2 reads were already waiting
+        self.l2_bypassed = 0
         #: why the L2 store could not be opened, if it could not
         self.l2_error = l2_error
 

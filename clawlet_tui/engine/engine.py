@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 MODES = ("optimized", "baseline")
 _L2_BACKLOG_LIMIT = 10_000
+#: L2 reads waiting for the I/O thread; past this a miss skips L2 and goes to the model.
+#: L2 is a shortcut: under overload a single disk thread must not become the bottleneck
+#: (or an unbounded queue in front of the bounded one).
+_L2_READS_LIMIT = 64
 
 
 def as_baseline(config: OptimizationConfig) -> OptimizationConfig:
@@ -111,6 +115,7 @@ class ClawletEngine:
         self._flight_tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._l2_backlog: list[tuple[str, Any]] = []
+        self._l2_reads = 0
         self._l2_wakeup: asyncio.Event | None = None
         self._blas_limits: Any = None
         self._stopped: asyncio.Event | None = None
@@ -278,7 +283,11 @@ class ClawletEngine:
     def _begin_flight(self, cache_key: Hashable, payload: Any, config: OptimizationConfig) -> Flight:
         """Start computing a cache miss; identical requests arriving meanwhile join this flight."""
         l2 = self._cache.l2
-        if l2 is not None and l2.enabled and config.enable_l2:
+        use_l2 = l2 is not None and l2.enabled and config.enable_l2
+        if use_l2 and self._l2_reads >= _L2_READS_LIMIT:
+            use_l2 = False
+            self._cache.l2_bypassed += 1
+        if use_l2:
             flight = Flight(asyncio.get_running_loop().create_future())
             flight.future.add_done_callback(_consume_exception)
             flight.task = asyncio.create_task(self._fill_via_l2(cache_key, payload, flight))
@@ -348,7 +357,11 @@ class ClawletEngine:
             l2_key = self._cache.l2_key(cache_key)
             if l2 is not None and l2.enabled:
                 assert self._io is not None
-                value = await asyncio.get_running_loop().run_in_executor(self._io, l2.get, l2_key)
+                self._l2_reads += 1
+                try:
+                    value = await asyncio.get_running_loop().run_in_executor(self._io, l2.get, l2_key)
+                finally:
+                    self._l2_reads -= 1
                 if value is not MISSING:
                     self._cache.l1.put(cache_key, value)
                     flight.future.set_result(value)
@@ -549,6 +562,7 @@ class ClawletEngine:
         if self._cache.l2 is not None:
             self._cache.l2.hits = self._cache.l2.misses = 0
         self._cache.inflight_joins = 0
+        self._cache.l2_bypassed = 0
         self._peak_executing = len(self._batch_tasks)
         self._concurrency.completed = 0
         self.log_event("metrics", "metrics reset")
@@ -569,6 +583,7 @@ class ClawletEngine:
             l1=self._cache.l1.stats(),
             l2=l2.stats() if l2 is not None else CacheLevelStats(),
             inflight_joins=self._cache.inflight_joins,
+            l2_bypassed=self._cache.l2_bypassed,
             hit_rate=self._cache.hit_rate(),
             l2_disabled_reason=self._cache.l2_disabled_reason,
         )

@@ -107,6 +107,8 @@ class CacheStats:
     l2: CacheLevelStats = field(default_factory=CacheLevelStats)
     #: requests that joined an identical request already being computed (single-flight)
     inflight_joins: int = 0
+    #: misses that skipped L2 because its reads were backed up (overload)
+    l2_bypassed: int = 0
     #: requests answered from either level / requests that looked in the cache
     hit_rate: float = 0.0
     #: why L2 was switched off at run time, if it was

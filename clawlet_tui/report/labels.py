@@ -99,6 +99,7 @@ METRICS: dict[str, dict[str, str]] = {
         "l2_hit_rate": "L2 hit rate",
         "l2_volume": "L2 volume on disk",
         "l2_size_limit": "L2 size limit",
+        "l2_bypassed": "L2 skipped (reads backed up)",
         "l2_disabled_reason": "L2 switched off because",
         # memory
         "memory_budget": "Memory budget",
@@ -200,6 +201,7 @@ METRICS: dict[str, dict[str, str]] = {
         "l2_hit_rate": "L2 命中率",
         "l2_volume": "L2 磁盘占用",
         "l2_size_limit": "L2 容量上限",
+        "l2_bypassed": "跳过 L2（读取积压）",
         "l2_disabled_reason": "L2 停用原因",
         "memory_budget": "内存预算",
         "memory_threshold": "GC 触发阈值",

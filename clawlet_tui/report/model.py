@@ -216,6 +216,7 @@ def cache_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
         Row("l2_hit_rate", _pct(c.l2.hit_rate), "%"),
         Row("l2_volume", c.l2.volume_bytes, "B"),
         Row("l2_size_limit", c.l2.capacity_bytes, "B"),
+        Row("l2_bypassed", c.l2_bypassed, "requests"),
     ]
     if c.l2_disabled_reason:
         rows.append(Row("l2_disabled_reason", c.l2_disabled_reason))

@@ -498,3 +498,26 @@ async def test_clear_cache_is_not_undone_by_pending_l2_writes(make_engine, gates
 def test_engine_rejects_unknown_mode():
     with pytest.raises(ValueError):
         ClawletEngine(model=LatencyModel(), mode="turbo")
+
+
+async def test_backed_up_l2_reads_are_skipped_not_queued(make_engine, gates, wait_until):
+    """Under overload the single L2 thread must not become a second, unbounded queue."""
+    from clawlet_tui.engine import engine as engine_module
+
+    first_gate = gates(double)
+    first = await make_engine(first_gate.model("m"), batch_timeout_s=0.001)
+    assert await first.submit(21) == 42
+    await wait_until(lambda: first.snapshot().cache.l2.size == 1)
+    await first.stop()
+
+    gate = gates(double)
+    engine = await make_engine(gate.model("m"), batch_timeout_s=0.001)
+    engine._l2_reads = engine_module._L2_READS_LIMIT  # as if that many reads were waiting
+    assert await engine.submit(21) == 42  # on disk, but the reads are backed up: computed
+    assert gate.calls == 1
+    snap = engine.snapshot()
+    assert snap.cache.l2_bypassed == 1 and snap.cache.l2.hits == 0 and snap.cache.l2.misses == 0
+    engine._l2_reads = 0
+    # with the reads flowing again, a new key is looked up in L2 (a miss) before the model
+    assert await engine.submit(22) == 44
+    assert engine.snapshot().cache.l2.misses == 1

@@ -32,6 +32,8 @@ class CachePanel(MetricPanel):
         note = f"joins {fmt_count(c.inflight_joins)}  L2 disk {fmt_bytes(c.l2.volume_bytes)}"
         if c.l2.capacity_bytes:
             note += f" / {fmt_bytes(c.l2.capacity_bytes)}"
+        if c.l2_bypassed:
+            note += f"\n[$warning]L2 skipped {fmt_count(c.l2_bypassed)} (reads backed up)[/]"
         if c.l2_disabled_reason:
             note += f"\n[$warning]L2 off: {c.l2_disabled_reason}[/]"
         self.set_text("#cache-note", note)
