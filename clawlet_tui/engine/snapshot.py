@@ -159,6 +159,7 @@ class EngineEvent:
     """One line of the event log: config changes, GC runs, bursts, errors, warnings."""
 
     seq: int
+    #: engine uptime (seconds since start or the last metrics reset) when it happened
     time_s: float
     kind: str
     message: str
@@ -168,6 +169,7 @@ class EngineEvent:
 class SeriesPoint:
     """One second of history, for charts."""
 
+    #: engine uptime at the end of that second
     t_s: float
     throughput_rps: float
     p50_ms: float
