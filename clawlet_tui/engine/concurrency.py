@@ -19,12 +19,15 @@ class ConcurrencyController:
         self.busy = 0
         self.peak_busy = 0
         self.completed = 0
+        #: acquisitions that had to wait for a slot
+        self.waits = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self) -> None:
         if self.busy < self.limit and not self._waiters:
             self._take()
             return
+        self.waits += 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:

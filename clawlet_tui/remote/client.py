@@ -7,7 +7,7 @@ engine batch becomes one ``POST /v2/models/{name}/infer``.
 Guarantees:
 
 * **Bounded.**  At most ``max_connections`` (later: the engine's ``pool_size``)
-  requests are in flight, enforced by an :class:`InFlightLimit`; a batch that finds
+  requests are in flight, enforced by an :class:`~clawlet_tui.engine.concurrency.ConcurrencyController`; a batch that finds
   every slot busy waits, first come first served, and the wait is counted.  aiohttp's connector is left
   unlimited on purpose: the slots are the one bound, so :meth:`resize` takes effect at
   once in both directions, and since a request holds one connection, open connections in
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -39,6 +38,7 @@ from urllib.parse import quote
 import aiohttp
 import numpy as np
 
+from ..engine.concurrency import ConcurrencyController
 from ..engine.errors import BackendError, ConfigError
 from ..engine.snapshot import PoolStats
 from ..models.inputs import InputBank
@@ -51,57 +51,6 @@ from .protocol import (
 )
 
 _JSON = {"Content-Type": "application/json"}
-
-
-class InFlightLimit:
-    """At most ``limit`` requests in flight; the rest wait first come, first served.
-
-    A released slot goes straight to the oldest waiter, so nobody can overtake it;
-    ``resize`` applies at once (shrinking lets running requests finish).  Counts are
-    exact: ``in_use`` never exceeds ``limit`` except briefly after a shrink.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_use = 0
-        self.peak_in_use = 0
-        self.waits = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def acquire(self) -> None:
-        if not self._waiters and self.in_use < self.limit:
-            self._take()
-            return
-        self.waits += 1
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
-        try:
-            await future  # the slot was taken for us by _wake
-        except asyncio.CancelledError:
-            if future in self._waiters:
-                self._waiters.remove(future)
-            elif future.done() and not future.cancelled():
-                self.release()  # handed over as we were cancelled: pass it on
-            raise
-
-    def release(self) -> None:
-        self.in_use -= 1
-        self._wake()
-
-    def resize(self, limit: int) -> None:
-        self.limit = limit
-        self._wake()
-
-    def _take(self) -> None:
-        self.in_use += 1
-        self.peak_in_use = max(self.peak_in_use, self.in_use)
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_use < self.limit:
-            future = self._waiters.popleft()
-            if not future.done():
-                self._take()
-                future.set_result(None)
 
 
 class RemoteModelInfo:
@@ -177,7 +126,7 @@ class RemoteBackend:
         self.read_timeout_s = read_timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self.slots = InFlightLimit(max_connections)
+        self.slots = ConcurrencyController(max_connections)
         self.metadata: ModelMetadata | None = None
         self._input_spec: TensorSpec | None = None
         self._output_name: str | None = None
@@ -279,7 +228,7 @@ class RemoteBackend:
         """At most ``pool_size`` requests in flight from now on (running ones finish)."""
         if pool_size < 1:
             raise ValueError(f"pool size must be >= 1, got {pool_size}")
-        self.slots.resize(pool_size)
+        self.slots.set_limit(pool_size)
 
     def pool_stats(self) -> PoolStats:
         """``size``/``in_use``/``idle``: request slots; ``created``: TCP connections opened;
@@ -287,8 +236,8 @@ class RemoteBackend:
         slots = self.slots
         return PoolStats(
             size=slots.limit,
-            in_use=slots.in_use,
-            idle=max(0, slots.limit - slots.in_use),
+            in_use=slots.busy,
+            idle=max(0, slots.limit - slots.busy),
             created=self.connections_created,
             waits=slots.waits,
             discarded=self.reconnects,

@@ -164,3 +164,34 @@ async def test_growing_the_pool_wakes_every_waiter_that_now_fits():
         for w in waiters:
             w.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def test_controller_is_fifo_resizable_counts_waits_and_survives_cancellation() -> None:
+    limit = ConcurrencyController(2)
+    await limit.acquire()
+    await limit.acquire()
+    order: list[int] = []
+
+    async def waiter(i: int) -> None:
+        await limit.acquire()
+        order.append(i)
+
+    tasks = [asyncio.create_task(waiter(i)) for i in range(4)]
+    await asyncio.sleep(0)  # let them queue (no timing involved: one loop turn)
+    assert limit.waits == 4 and limit.busy == 2
+    tasks[0].cancel()  # a cancelled waiter gives up its place
+    limit.release()
+    await asyncio.gather(tasks[1], return_exceptions=True)
+    assert order == [1] and limit.busy == 2
+    limit.set_limit(4)  # growing wakes the next ones at once
+    await asyncio.gather(*tasks[2:])
+    assert order == [1, 2, 3] and limit.busy == 4 and limit.peak_busy == 4
+    limit.set_limit(1)  # shrinking lets holders finish; nobody new gets in until below the limit
+    for _ in range(3):
+        limit.release()
+    late = asyncio.create_task(waiter(9))
+    await asyncio.sleep(0)
+    assert order == [1, 2, 3] and limit.busy == 1
+    limit.release()
+    await late
+    assert order == [1, 2, 3, 9] and limit.busy == 1

@@ -231,36 +231,3 @@ def test_arguments_are_validated(kwargs, field: str) -> None:
     with pytest.raises(ConfigError) as info:
         RemoteBackend(**kwargs)
     assert info.value.field == field
-
-
-async def test_in_flight_limit_is_fifo_resizable_and_survives_cancellation() -> None:
-    from clawlet_tui.remote.client import InFlightLimit
-
-    limit = InFlightLimit(2)
-    await limit.acquire()
-    await limit.acquire()
-    order: list[int] = []
-
-    async def waiter(i: int) -> None:
-        await limit.acquire()
-        order.append(i)
-
-    tasks = [asyncio.create_task(waiter(i)) for i in range(4)]
-    await asyncio.sleep(0)  # let them queue (no timing involved: one loop turn)
-    assert limit.waits == 4 and limit.in_use == 2
-    tasks[0].cancel()  # a cancelled waiter gives up its place
-    limit.release()
-    await asyncio.gather(tasks[1], return_exceptions=True)
-    assert order == [1] and limit.in_use == 2
-    limit.resize(4)  # growing wakes the next ones at once
-    await asyncio.gather(*tasks[2:])
-    assert order == [1, 2, 3] and limit.in_use == 4 and limit.peak_in_use == 4
-    limit.resize(1)  # shrinking lets holders finish; nobody new gets in until below the limit
-    for _ in range(3):
-        limit.release()
-    late = asyncio.create_task(waiter(9))
-    await asyncio.sleep(0)
-    assert order == [1, 2, 3] and limit.in_use == 1
-    limit.release()
-    await late
-    assert order == [1, 2, 3, 9] and limit.in_use == 1

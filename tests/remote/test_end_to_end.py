@@ -53,7 +53,7 @@ async def test_in_flight_requests_never_exceed_the_pool(gates, server_config, re
         assert server.stats.infer_requests - base == 12
         stats = backend.pool_stats()
         assert stats.in_use == 0 and stats.created <= 3
-        assert backend.slots.peak_in_use == 3
+        assert backend.slots.peak_busy == 3
 
         engine.update(pool_size=5)  # the engine resizes the backend
         assert backend.pool_stats().size == 5
