@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .engine.config import OptimizationConfig, cpu_count
+from .engine.config import BASELINE, OptimizationConfig, cpu_count
 from .engine.snapshot import MetricsSnapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +42,7 @@ DRAIN_TIMEOUT_S = 10.0
 #: fields the baseline ("before") takes from OptimizationConfig.baseline(); every other
 #: field (timeouts, queue size, memory settings, L2 location) comes from the preset,
 #: so both sides of a comparison face the same limits
-BASELINE_FIELDS = frozenset({"batch_size", "enable_batching", "enable_cache", "max_concurrent", "pool_size"})
+BASELINE_FIELDS = frozenset(BASELINE)
 
 MODES = ("optimized", "baseline")
 
@@ -119,8 +119,7 @@ def resolve_config(preset: Preset, overrides: dict[str, Any] | None = None, mode
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", field="mode")
     config = preset.config.replace(**(overrides or {}))
     if mode == "baseline":
-        kept = {name: value for name, value in config.to_dict().items() if name not in BASELINE_FIELDS}
-        config = OptimizationConfig.baseline(**kept)
+        config = config.as_baseline()
     return config
 
 

@@ -123,11 +123,11 @@ class OptimizationConfig:
     @classmethod
     def baseline(cls, **changes: Any) -> OptimizationConfig:
         """The "before" of the seed's comparison: one request at a time, no batching, no cache."""
-        values: dict[str, Any] = dict(
-            batch_size=1, enable_batching=False, enable_cache=False, max_concurrent=1, pool_size=1
-        )
-        values.update(changes)
-        return cls(**values)
+        return cls(**{**BASELINE, **changes})
+
+    def as_baseline(self) -> OptimizationConfig:
+        """This config with the optimizations switched off (every other limit kept)."""
+        return self.replace(**BASELINE)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -155,6 +155,9 @@ class OptimizationConfig:
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(OptimizationConfig))
+
+#: what baseline mode switches off: batching, caching and concurrency
+BASELINE: dict[str, Any] = dict(batch_size=1, enable_batching=False, enable_cache=False, max_concurrent=1, pool_size=1)
 
 # (type, minimum, maximum, allow None) for each field
 _RULES: dict[str, tuple[type, float | None, float | None, bool]] = {

@@ -56,7 +56,7 @@ _L2_READS_LIMIT = 64
 
 def as_baseline(config: OptimizationConfig) -> OptimizationConfig:
     """``config`` with the optimizations switched off: one request at a time, no batching, no cache."""
-    return config.replace(batch_size=1, enable_batching=False, enable_cache=False, max_concurrent=1, pool_size=1)
+    return config.as_baseline()
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:
