@@ -224,6 +224,9 @@ def test_ctrl_c_prints_the_partial_report_and_exits_130(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "clawlet_tui.cli", "run", "--preset", str(preset)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell starts background jobs with SIGINT ignored and children inherit that;
+        # give the child the default disposition so Python turns SIGINT into Ctrl+C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(2.0)
     proc.send_signal(signal.SIGINT)
