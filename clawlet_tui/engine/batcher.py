@@ -20,22 +20,35 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RejectedError
 
 
-@dataclass(eq=False)
 class Request:
-    """One queued request and the future its result goes to."""
+    """One queued request and the future its result goes to.
 
-    payload: Any
-    future: asyncio.Future[Any]
-    enqueued_at: float
-    #: still waiting in the queue (False once taken into a batch or finished early)
-    queued: bool = True
-    meta: dict[str, Any] = field(default_factory=dict)
+    While queued, the request itself is a done-callback of its future: a request
+    cancelled or timed out in the queue frees its slot at once.  The callback is removed
+    when the request is taken into a batch, so delivering a result schedules nothing
+    but the caller's wake-up.
+    """
+
+    __slots__ = ("payload", "future", "enqueued_at", "queued", "_batcher")
+
+    def __init__(self, payload: Any, future: asyncio.Future[Any], enqueued_at: float, batcher: DynamicBatcher) -> None:
+        self.payload = payload
+        self.future = future
+        self.enqueued_at = enqueued_at
+        #: still waiting in the queue (False once taken into a batch or finished early)
+        self.queued = True
+        self._batcher = batcher
+
+    def __call__(self, future: asyncio.Future[Any]) -> None:
+        self._batcher._unqueue(self)
+
+    def __repr__(self) -> str:
+        return f"<Request queued={self.queued} done={self.future.done()}>"
 
 
 class DynamicBatcher:
@@ -71,14 +84,13 @@ class DynamicBatcher:
         """Live (not cancelled) requests waiting for a batch."""
         return self._live
 
-    def submit(self, payload: Any, **meta: Any) -> Request:
+    def submit(self, payload: Any) -> Request:
         """Queue ``payload``; the returned request's future resolves with its outcome."""
         if self._live >= self.max_queue_size:
             raise RejectedError(f"queue full ({self.max_queue_size} waiting)")
-        loop = asyncio.get_running_loop()
-        request = Request(payload, loop.create_future(), self._clock(), meta=meta)
+        request = Request(payload, asyncio.get_running_loop().create_future(), self._clock(), self)
         # Only cancellation, a timeout or a forced failure on stop finish a queued request.
-        request.future.add_done_callback(lambda _, r=request: self._unqueue(r))
+        request.future.add_done_callback(request)
         self._queue.append(request)
         self._live += 1
         if not self._arrived.is_set():
@@ -96,6 +108,7 @@ class DynamicBatcher:
             if request.queued:
                 request.queued = False
                 self._live -= 1
+                request.future.remove_done_callback(request)
                 return request
         return None
 

@@ -39,6 +39,7 @@ from .batcher import DynamicBatcher, Request
 from .cache import MISSING, DiskStore, Flight, LRUCache, MultiLevelCache
 from .concurrency import ConcurrencyController
 from .config import OptimizationConfig
+from .deadlines import Deadlines
 from .errors import BackendError, ClawletError, EngineStopped, RejectedError, RequestTimeout
 from .memory import GCResult, MemoryOptimizer
 from .monitor import PerformanceMonitor
@@ -62,6 +63,10 @@ def as_baseline(config: OptimizationConfig) -> OptimizationConfig:
 def _consume_exception(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _expire(future: asyncio.Future[Any], timeout_s: float) -> None:
+    future.set_exception(RequestTimeout(f"no result within {timeout_s:g} s"))
 
 
 class ClawletEngine:
@@ -107,6 +112,7 @@ class ClawletEngine:
         self._memory = MemoryOptimizer(
             threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes, shrink=self._cache.l1.shrink
         )
+        self._deadlines = Deadlines(_expire)
         self._io: ThreadPoolExecutor | None = None
         self._batch_tasks: dict[asyncio.Task[None], list[Request]] = {}
         #: most batches executing at once (the controller also counts the slot the batcher
@@ -189,6 +195,7 @@ class ClawletEngine:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        self._deadlines.close()
         await self._backend.close()
         if self._io is not None:
             # The last writes go behind anything already queued on the I/O thread; shutting
@@ -265,19 +272,23 @@ class ClawletEngine:
         config = self._config
         cache_key = self._cache_key(payload, key) if config.enable_cache else None
         if cache_key is None:
-            flight = Flight(self._batcher.submit(payload).future)
+            # Nothing to share: the caller waits on its queued request's own future (a
+            # timeout fails that future, a cancellation cancels it; either frees its slot).
+            request = self._batcher.submit(payload)
+            if config.request_timeout_s is not None:
+                self._deadlines.add(request.future, config.request_timeout_s)
+            return await request.future
+        value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
+        if value is not MISSING:
+            # Yield once: a caller whose every request hits L1 would otherwise never
+            # give the event loop a turn and starve other clients (and a dashboard).
+            await asyncio.sleep(0)
+            return value
+        flight = self._cache.inflight.get(cache_key)
+        if flight is None:
+            flight = self._begin_flight(cache_key, payload, config)
         else:
-            value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
-            if value is not MISSING:
-                # Yield once: a caller whose every request hits L1 would otherwise never
-                # give the event loop a turn and starve other clients (and a dashboard).
-                await asyncio.sleep(0)
-                return value
-            flight = self._cache.inflight.get(cache_key)
-            if flight is None:
-                flight = self._begin_flight(cache_key, payload, config)
-            else:
-                self._cache.inflight_joins += 1
+            self._cache.inflight_joins += 1
         return await self._wait(flight, config.request_timeout_s)
 
     def _begin_flight(self, cache_key: Hashable, payload: Any, config: OptimizationConfig) -> Flight:
@@ -331,13 +342,10 @@ class ClawletEngine:
             else:
                 waiter.set_result(done.result())
 
-        def expire() -> None:
-            if not waiter.done():
-                waiter.set_exception(RequestTimeout(f"no result within {timeout_s:g} s"))
-
         flight.waiters += 1
         shared.add_done_callback(relay)
-        timer = loop.call_later(timeout_s, expire) if timeout_s is not None else None
+        if timeout_s is not None:
+            self._deadlines.add(waiter, timeout_s)
         try:
             return await waiter
         except (RequestTimeout, asyncio.CancelledError):
@@ -345,9 +353,6 @@ class ClawletEngine:
                 shared.remove_done_callback(relay)
                 flight.abandon()
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
 
     async def _fill_via_l2(self, cache_key: Hashable, payload: Any, flight: Flight) -> None:
         """Compute one cache miss for every waiter of ``flight``: L2 first, else the model."""
