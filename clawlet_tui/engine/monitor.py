@@ -32,52 +32,91 @@ class LogHistogram:
     """Fixed-size histogram of positive values (milliseconds) with ~1% relative resolution.
 
     ``record`` is on the hot path of every request, so it only appends to a short list;
-    the values are binned in bulk (numpy) before any read and whenever 4096 are waiting.
+    the values are binned, counted and summed in bulk (numpy) before any read and
+    whenever 4096 are waiting.  A histogram made with a ``parent`` passes everything it
+    bins on to the parent as well (the per-second histograms feed the whole-run one),
+    so a value is recorded once however many views of it are kept.
     """
 
-    __slots__ = ("_counts", "_pending", "count", "total", "min", "max")
+    __slots__ = ("_counts", "_pending", "_count", "_total", "_min", "_max", "_parent")
 
-    def __init__(self) -> None:
+    def __init__(self, parent: LogHistogram | None = None) -> None:
         self._counts = np.zeros(_BUCKETS, dtype=np.int64)
         self._pending: list[float] = []
-        self.count = 0
-        self.total = 0.0
-        self.min = math.inf
-        self.max = 0.0
+        self._count = 0
+        self._total = 0.0
+        self._min = math.inf
+        self._max = 0.0
+        self._parent = parent
 
     def record(self, value_ms: float) -> None:
-        if value_ms < 0.0:
-            value_ms = 0.0
         self._pending.append(value_ms)
-        self.count += 1
-        self.total += value_ms
-        if value_ms < self.min:
-            self.min = value_ms
-        if value_ms > self.max:
-            self.max = value_ms
         if len(self._pending) >= _PENDING_LIMIT:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def record_many(self, values_ms: np.ndarray) -> None:
+        """Record an array of values at once."""
+        self.flush()
+        self._bin(np.asarray(values_ms, dtype=np.float64))
+
+    def flush(self) -> None:
+        """Bin the values waiting in the short list now."""
         if self._pending:
-            values = np.maximum(np.asarray(self._pending, dtype=np.float64), _MIN_MS)
-            index = np.minimum((np.log(values / _MIN_MS) / _LOG_GROWTH).astype(np.int64), _BUCKETS - 1)
-            self._counts += np.bincount(index, minlength=_BUCKETS)
+            values = np.asarray(self._pending, dtype=np.float64)
             self._pending.clear()
+            self._bin(values)
+
+    def _bin(self, values: np.ndarray) -> None:
+        if values.size == 0:
+            return
+        values = np.maximum(values, 0.0)
+        index = np.minimum((np.log(np.maximum(values, _MIN_MS) / _MIN_MS) / _LOG_GROWTH).astype(np.int64), _BUCKETS - 1)
+        binned = np.bincount(index, minlength=_BUCKETS)
+        low, high, total = float(values.min()), float(values.max()), float(values.sum())
+        histogram: LogHistogram | None = self
+        while histogram is not None:
+            histogram._add(binned, values.size, total, low, high)
+            histogram = histogram._parent
+
+    def _add(self, binned: np.ndarray, count: int, total: float, low: float, high: float) -> None:
+        self._counts += binned
+        self._count += count
+        self._total += total
+        if low < self._min:
+            self._min = low
+        if high > self._max:
+            self._max = high
+
+    @property
+    def count(self) -> int:
+        return self._count + len(self._pending)
+
+    @property
+    def total(self) -> float:
+        self.flush()
+        return self._total
+
+    @property
+    def min(self) -> float:
+        self.flush()
+        return self._min
+
+    @property
+    def max(self) -> float:
+        self.flush()
+        return self._max
 
     @property
     def counts(self) -> np.ndarray:
         """Count per bucket (a view; do not modify)."""
-        self._flush()
+        self.flush()
         return self._counts
 
     def merge(self, other: LogHistogram) -> None:
-        self._flush()
-        self._counts += other.counts
-        self.count += other.count
-        self.total += other.total
-        self.min = min(self.min, other.min)
-        self.max = max(self.max, other.max)
+        other.flush()
+        self.flush()
+        if other._count:
+            self._add(other._counts, other._count, other._total, other._min, other._max)
 
     @property
     def mean(self) -> float:
@@ -118,11 +157,12 @@ class _Second:
 
     __slots__ = ("index", "completed", "errors", "latency", "batches", "batch_items", "point")
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, total_latency: LogHistogram) -> None:
         self.index = index
         self.completed = 0
         self.errors = 0
-        self.latency = LogHistogram()
+        #: feeds the whole-run histogram as it bins
+        self.latency = LogHistogram(parent=total_latency)
         self.batches = 0
         self.batch_items = 0
         self.point: SeriesPoint | None = None
@@ -152,7 +192,7 @@ class PerformanceMonitor:
         self.timed_out = 0
         self.cancelled = 0
         self.errors_by_kind: Counter[str] = Counter()
-        self.latency = LogHistogram()
+        self._latency = LogHistogram()
         self.queue_wait = LogHistogram()
         self.compute = LogHistogram()
         self.batch_sizes: Counter[int] = Counter()
@@ -166,9 +206,19 @@ class PerformanceMonitor:
         position = index % self.history_s
         slot = self._seconds[position]
         if slot is None or slot.index != index:
-            slot = _Second(index)
+            if slot is not None:
+                slot.latency.flush()  # what it still holds goes into the whole-run histogram
+            slot = _Second(index, self._latency)
             self._seconds[position] = slot
         return slot
+
+    @property
+    def latency(self) -> LogHistogram:
+        """Latency of every successful request of the run (ms)."""
+        for slot in self._seconds:
+            if slot is not None:
+                slot.latency.flush()  # which also feeds the whole-run histogram
+        return self._latency
 
     def record_submitted(self) -> None:
         self.submitted += 1
@@ -176,11 +226,9 @@ class PerformanceMonitor:
     def record_success(self, latency_s: float) -> None:
         now = self._clock()
         self.succeeded += 1
-        latency_ms = latency_s * 1000.0
-        self.latency.record(latency_ms)
         slot = self._slot(now)
         slot.completed += 1
-        slot.latency.record(latency_ms)
+        slot.latency.record(latency_s * 1000.0)
 
     def record_failure(self, kind: str) -> None:
         self.failed += 1
@@ -203,8 +251,8 @@ class PerformanceMonitor:
 
     def record_batch(self, size: int, queue_waits_s: list[float], compute_s: float) -> None:
         self.batch_sizes[size] += 1
-        for wait in queue_waits_s:
-            self.queue_wait.record(wait * 1000.0)
+        if queue_waits_s:
+            self.queue_wait.record_many(np.asarray(queue_waits_s, dtype=np.float64) * 1000.0)
         self.compute.record(compute_s * 1000.0)
         slot = self._slot(self._clock())
         slot.batches += 1

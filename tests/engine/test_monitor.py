@@ -133,3 +133,36 @@ def test_history_ring_is_bounded():
     clock.now = start + 50.5
     assert [p.t_s for p in m.series()] == [46.0, 47.0, 48.0, 49.0, 50.0]
     assert m.succeeded == 50
+
+
+def test_whole_run_latency_keeps_seconds_that_left_the_ring():
+    """Each latency is recorded once, in its second; the whole-run histogram gets all of them,
+    also those of seconds the bounded ring has since overwritten."""
+    clock = FakeClock()
+    m = PerformanceMonitor(clock, history_s=5)
+    rng = np.random.default_rng(7)
+    start = clock.now
+    everything = []
+    for k in range(40):
+        clock.now = start + k + 0.5
+        values = rng.lognormal(0.0, 1.0, 50) / 1000.0
+        for v in values:
+            m.record_success(float(v))
+        everything.extend(values * 1000.0)
+    total = m.latency
+    assert total.count == len(everything) == 2000
+    assert total.max == pytest.approx(max(everything))
+    assert total.mean == pytest.approx(np.mean(everything))
+    want = np.percentile(everything, [50, 90, 99])
+    assert total.percentiles((50.0, 90.0, 99.0)) == pytest.approx(tuple(want), rel=0.01)
+
+
+def test_record_many_equals_recording_one_by_one():
+    values = np.random.default_rng(3).uniform(0.0, 50.0, 1000)
+    one, many = LogHistogram(), LogHistogram()
+    for v in values:
+        one.record(float(v))
+    many.record_many(values)
+    assert np.array_equal(one.counts, many.counts)
+    assert (one.count, one.min, one.max) == (many.count, many.min, many.max)
+    assert one.total == pytest.approx(many.total)
