@@ -28,7 +28,7 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,6 +63,16 @@ def as_baseline(config: OptimizationConfig) -> OptimizationConfig:
 def _consume_exception(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+async def _after_a_turn(value: Any) -> Any:
+    """``value``, after yielding to the loop once.
+
+    For L1 hits: a caller whose every request hits L1 would otherwise never give the
+    event loop a turn and starve other clients (and a dashboard).
+    """
+    await asyncio.sleep(0)
+    return value
 
 
 def _expire(future: asyncio.Future[Any], timeout_s: float) -> None:
@@ -246,7 +256,7 @@ class ClawletEngine:
         try:
             if self._state != "running":
                 raise RejectedError(f"engine is {self._state}")
-            result = await self._serve(payload, key)
+            result = await self._begin(payload, key)
         except asyncio.CancelledError:
             self.monitor.record_cancelled()
             raise
@@ -265,31 +275,34 @@ class ClawletEngine:
         except Exception as exc:  # a bug below us: still one counted outcome
             self.monitor.record_failure(type(exc).__name__)
             raise BackendError(f"{type(exc).__name__}: {exc}", kind=type(exc).__name__) from exc
-        self.monitor.record_success(self.clock() - started)
+        now = self.clock()
+        self.monitor.record_success(now - started, now)
         return result
 
-    async def _serve(self, payload: Any, key: Hashable | None) -> Any:
+    def _begin(self, payload: Any, key: Hashable | None) -> Awaitable[Any]:
+        """Start serving one request; what the caller awaits for its outcome.
+
+        A plain function, not a coroutine: on the path without cache the caller awaits
+        its queued request's own future, with no coroutine or task in between.
+        """
         config = self._config
         cache_key = self._cache_key(payload, key) if config.enable_cache else None
         if cache_key is None:
-            # Nothing to share: the caller waits on its queued request's own future (a
-            # timeout fails that future, a cancellation cancels it; either frees its slot).
+            # Nothing to share: a timeout fails the request's future, a cancellation of
+            # the caller cancels it; either frees its queue slot.
             request = self._batcher.submit(payload)
             if config.request_timeout_s is not None:
                 self._deadlines.add(request.future, config.request_timeout_s)
-            return await request.future
+            return request.future
         value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
         if value is not MISSING:
-            # Yield once: a caller whose every request hits L1 would otherwise never
-            # give the event loop a turn and starve other clients (and a dashboard).
-            await asyncio.sleep(0)
-            return value
+            return _after_a_turn(value)
         flight = self._cache.inflight.get(cache_key)
         if flight is None:
             flight = self._begin_flight(cache_key, payload, config)
         else:
             self._cache.inflight_joins += 1
-        return await self._wait(flight, config.request_timeout_s)
+        return self._wait(flight, config.request_timeout_s)
 
     def _begin_flight(self, cache_key: Hashable, payload: Any, config: OptimizationConfig) -> Flight:
         """Start computing a cache miss; identical requests arriving meanwhile join this flight."""

@@ -223,8 +223,10 @@ class PerformanceMonitor:
     def record_submitted(self) -> None:
         self.submitted += 1
 
-    def record_success(self, latency_s: float) -> None:
-        now = self._clock()
+    def record_success(self, latency_s: float, now: float | None = None) -> None:
+        """One successful request; ``now`` (the monitor's clock) if the caller just read it."""
+        if now is None:
+            now = self._clock()
         self.succeeded += 1
         slot = self._slot(now)
         slot.completed += 1
