@@ -54,10 +54,11 @@ class LogHistogram:
         if len(self._pending) >= _PENDING_LIMIT:
             self.flush()
 
-    def record_many(self, values_ms: np.ndarray) -> None:
-        """Record an array of values at once."""
-        self.flush()
-        self._bin(np.asarray(values_ms, dtype=np.float64))
+    def record_many(self, values_ms: list[float]) -> None:
+        """Record several values at once (binned with the rest, in bulk)."""
+        self._pending.extend(values_ms)
+        if len(self._pending) >= _PENDING_LIMIT:
+            self.flush()
 
     def flush(self) -> None:
         """Bin the values waiting in the short list now."""
@@ -253,8 +254,7 @@ class PerformanceMonitor:
 
     def record_batch(self, size: int, queue_waits_s: list[float], compute_s: float) -> None:
         self.batch_sizes[size] += 1
-        if queue_waits_s:
-            self.queue_wait.record_many(np.asarray(queue_waits_s, dtype=np.float64) * 1000.0)
+        self.queue_wait.record_many([wait * 1000.0 for wait in queue_waits_s])
         self.compute.record(compute_s * 1000.0)
         slot = self._slot(self._clock())
         slot.batches += 1

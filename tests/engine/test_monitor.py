@@ -162,7 +162,7 @@ def test_record_many_equals_recording_one_by_one():
     one, many = LogHistogram(), LogHistogram()
     for v in values:
         one.record(float(v))
-    many.record_many(values)
+    many.record_many(values.tolist())
     assert np.array_equal(one.counts, many.counts)
     assert (one.count, one.min, one.max) == (many.count, many.min, many.max)
     assert one.total == pytest.approx(many.total)
