@@ -23,36 +23,7 @@ class Backend(Protocol):
 
     async def start(self) -> None: ...
 
-    async def run(self, inputs: Sequence[Any], timeout_s: float | None) -> Sequence[Any]:
-        worker = await self.pool.acquire()
-        loop = asyncio.get_running_loop()
-        hung: list[bool] = []
-        try:
-            if self._async:
-                call: asyncio.Future[Any] = asyncio.ensure_future(self.model.predict(inputs))
-            else:
-                call = loop.run_in_executor(worker.executor, self.model.predict, inputs)
-            # One timer per batch that cancels the call, not asyncio.wait_for: this runs
-            # for every batch, and wait_for costs a task wrapper and more callbacks.
-            timer = None if timeout_s is None else loop.call_later(timeout_s, _give_up, call, hung)
-            try:
-                outputs = await call
-            finally:
-                if timer is not None:
-                    timer.cancel()
-        except asyncio.CancelledError:
-            if not hung:
-                self.pool.release(worker)
-                raise
-            self.pool.discard(worker)
-            raise BackendError(
-                f"model call did not return within {timeout_s:g} s; worker replaced", kind="ModelHang"
-            ) from None
-        except BaseException:
-            self.pool.release(worker)
-            raise
-        self.pool.release(worker)
-        return outputs
+    async def run(self, inputs: Sequence[Any], timeout_s: float | None) -> Sequence[Any]: ...
 
     def resize(self, pool_size: int) -> None: ...
 
@@ -86,13 +57,25 @@ class InProcessBackend:
 
     async def run(self, inputs: Sequence[Any], timeout_s: float | None) -> Sequence[Any]:
         worker = await self.pool.acquire()
+        loop = asyncio.get_running_loop()
+        hung: list[bool] = []
         try:
             if self._async:
-                call = self.model.predict(inputs)
+                call: asyncio.Future[Any] = asyncio.ensure_future(self.model.predict(inputs))
             else:
-                call = asyncio.get_running_loop().run_in_executor(worker.executor, self.model.predict, inputs)
-            outputs = await asyncio.wait_for(call, timeout_s)
-        except TimeoutError:
+                call = loop.run_in_executor(worker.executor, self.model.predict, inputs)
+            # One timer per batch that cancels the call, not asyncio.wait_for: this runs
+            # for every batch, and wait_for costs a task wrapper and more callbacks.
+            timer = None if timeout_s is None else loop.call_later(timeout_s, _give_up, call, hung)
+            try:
+                outputs = await call
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        except asyncio.CancelledError:
+            if not hung:
+                self.pool.release(worker)
+                raise
             self.pool.discard(worker)
             raise BackendError(
                 f"model call did not return within {timeout_s:g} s; worker replaced", kind="ModelHang"
