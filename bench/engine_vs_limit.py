@@ -27,9 +27,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from threadpoolctl import threadpool_limits
-
 from clawlet_tui.engine import ClawletEngine, OptimizationConfig
+from clawlet_tui.engine.engine import limit_blas_threads
 from clawlet_tui.models import MLPModel
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
@@ -50,7 +49,10 @@ def raw_items_per_s(model: MLPModel, batch_size: int, workers: int, seconds: flo
             done[i] += batch_size
 
     start = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+    # One BLAS thread per worker, as in the engine, set once for the whole run: toggling
+    # OpenBLAS's thread count back and forth leaves a pool thread spinning (see limit_blas_threads).
+    limit_blas_threads(1)
+    with ThreadPoolExecutor(workers) as pool:
         list(pool.map(work, range(workers)))
     return sum(done) / (time.perf_counter() - start)
 

@@ -65,6 +65,21 @@ def _consume_exception(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+def limit_blas_threads(threads: int) -> None:
+    """Set the process's BLAS thread count (workers are the engine's parallelism), and leave it so.
+
+    Not restored when the engine stops: with OpenBLAS, raising the count again and then
+    lowering it for the next engine in the same process left a pool thread spinning, which
+    took ~0.7 of a core from that engine (the second half of a ``compare``, a preset switch
+    in the dashboard): 20% less throughput, measured.
+    """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    if any(info.get("num_threads") != threads for info in blas):
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 async def _after_a_turn(value: Any) -> Any:
     """``value``, after yielding to the loop once.
 
@@ -133,7 +148,6 @@ class ClawletEngine:
         self._l2_backlog: list[tuple[str, Any]] = []
         self._l2_reads = 0
         self._l2_wakeup: asyncio.Event | None = None
-        self._blas_limits: Any = None
         self._stopped: asyncio.Event | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -150,9 +164,7 @@ class ClawletEngine:
         """Open the L2 store, start the batcher and the background tasks."""
         if self._state != "new":
             raise RuntimeError(f"engine cannot start from state {self._state!r}")
-        from threadpoolctl import threadpool_limits
-
-        self._blas_limits = threadpool_limits(limits=self._config.blas_threads, user_api="blas")
+        limit_blas_threads(self._config.blas_threads)
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clawlet-l2")
         self._l2_wakeup = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -161,7 +173,6 @@ class ClawletEngine:
         except BaseException:
             # e.g. a remote backend that is not ready: leave nothing behind
             self._io.shutdown(wait=False)
-            self._blas_limits.restore_original_limits()
             self._state = "stopped"
             self._stopped.set()
             raise
@@ -216,8 +227,6 @@ class ClawletEngine:
             await asyncio.get_running_loop().run_in_executor(None, self._io.shutdown, True)
         if self._cache.l2 is not None:
             self._cache.l2.close()
-        if self._blas_limits is not None:
-            self._blas_limits.restore_original_limits()
         self._state = "stopped"
         self.log_event("engine", "stopped")
         assert self._stopped is not None
