@@ -63,7 +63,7 @@ class InProcessBackend:
             if self._async:
                 call: asyncio.Future[Any] = asyncio.ensure_future(self.model.predict(inputs))
             else:
-                call = loop.run_in_executor(worker.executor, self.model.predict, inputs)
+                call = worker.call(self.model.predict, inputs)
             # One timer per batch that cancels the call, not asyncio.wait_for: this runs
             # for every batch, and wait_for costs a task wrapper and more callbacks.
             timer = None if timeout_s is None else loop.call_later(timeout_s, _give_up, call, hung)

@@ -11,10 +11,11 @@ as busy ones come back, closes them until the pool fits.  A session known to be 
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .snapshot import PoolStats
 
@@ -22,18 +23,60 @@ S = TypeVar("S")
 
 
 class ModelWorker:
-    """One worker thread for model calls."""
+    """One daemon thread for model calls, fed through a queue.
+
+    Not a ``ThreadPoolExecutor``: the interpreter joins executor threads at exit, so a model
+    call that never returns would keep the whole process alive after the engine has given up
+    on it (``ModelHang``) and stopped.  A daemon thread is simply abandoned at exit.
+    """
 
     _ids = 0
 
     def __init__(self) -> None:
         ModelWorker._ids += 1
         self.id = ModelWorker._ids
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clawlet-worker-{self.id}")
+        self._calls: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
+        self._calls = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=f"clawlet-worker-{self.id}", daemon=True)
+        self._thread.start()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run ``fn(*args)`` on this worker; its outcome settles the returned future on the caller's loop.
+
+        Cancelling the future does not stop the call (threads cannot be interrupted); its
+        outcome is dropped when it arrives.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls.put((future, fn, args))
+        return future
+
+    def _serve(self) -> None:
+        while (job := self._calls.get()) is not None:
+            future, fn, args = job
+            if future.cancelled():
+                continue
+            try:
+                outcome, failed = fn(*args), False
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller, who decides
+                outcome, failed = exc, True
+            try:
+                future.get_loop().call_soon_threadsafe(_settle, future, outcome, failed)
+            except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+                pass
+            del job, future, outcome
 
     def close(self) -> None:
-        # Never wait: a worker discarded because its call hung must not block shutdown.
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Stop after the current call; never waits (a worker stuck in a hung call must not block shutdown)."""
+        self._calls.put(None)
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
+    if future.done():  # cancelled while the call ran (timeout, shutdown)
+        return
+    if failed:
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 class ConnectionPool(Generic[S]):
