@@ -10,6 +10,11 @@ calls the handful of control methods this class wraps.  Ownership is plain:
   the new preset's config (rebuilding the engine only if the preset names another model)
   and starts a new generator.
 
+Unless the config names an ``l2_cache_dir``, the L2 disk cache lives in a temporary
+directory for this dashboard session (removed on stop), as in ``clawlet-tui run``: a
+launch never starts with the previous launch's results on disk (with the seed's 1 h TTL
+they would answer most requests and hide the batching the user came to watch).
+
 Everything that builds engines, generators or presets is injectable, so the dashboard can
 be tested with stand-ins and the real classes are imported only when first needed.
 """
@@ -17,6 +22,8 @@ be tested with stand-ins and the real classes are imported only when first neede
 from __future__ import annotations
 
 import inspect
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +115,10 @@ class LiveRun:
         generator_factory: GeneratorFactory = _default_generator_factory,
         preset_loader: Callable[[str], Any] = _default_preset_loader,
         model_builder: Callable[[Mapping[str, Any] | None, str | None], Any] = _default_model_builder,
+        l2_dir: str | None = None,
     ) -> None:
+        #: this session's L2 directory for configs that name none (removed on stop)
+        self.l2_dir = l2_dir
         #: the engine loop thread; engine and generator are reached through it
         self.host = EngineHost()
         self.engine = OnEngineThread(self.host, engine)
@@ -150,14 +160,21 @@ class LiveRun:
         source = str(getattr(preset, "path", None) or name)
         backend_url = backend_url or getattr(preset, "backend_url", None)
         model_name = model_name or getattr(preset, "backend_model", None)
-        if backend_url is not None:
-            # the model runs on a remote server; the engine (batching, cache, metrics) stays here
-            engine_factory = _remote_engine_factory(backend_url, model_name, config)
-            model = engine_factory.model_info  # type: ignore[attr-defined]
-        else:
-            model = model_builder(getattr(preset, "model_spec", None), source)
-        engine = engine_factory(config, model)
-        generator = generator_factory(engine, preset.load, model)
+        l2_dir = _new_l2_dir() if config.l2_cache_dir is None else None
+        try:
+            config = _with_l2_dir(config, l2_dir)
+            if backend_url is not None:
+                # the model runs on a remote server; the engine (batching, cache, metrics) stays here
+                engine_factory = _remote_engine_factory(backend_url, model_name, config)
+                model = engine_factory.model_info  # type: ignore[attr-defined]
+            else:
+                model = model_builder(getattr(preset, "model_spec", None), source)
+            engine = engine_factory(config, model)
+            generator = generator_factory(engine, preset.load, model)
+        except BaseException:
+            if l2_dir is not None:
+                shutil.rmtree(l2_dir, ignore_errors=True)
+            raise
         return cls(
             engine,
             generator,
@@ -166,6 +183,7 @@ class LiveRun:
             generator_factory=generator_factory,
             preset_loader=preset_loader,
             model_builder=model_builder,
+            l2_dir=l2_dir,
         )
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -189,6 +207,8 @@ class LiveRun:
                 await self.engine.stop()
             finally:
                 self.host.stop()
+                if self.l2_dir is not None:
+                    shutil.rmtree(self.l2_dir, ignore_errors=True)
 
     # -- load control -------------------------------------------------------------------
 
@@ -226,17 +246,20 @@ class LiveRun:
     async def switch_preset(self, name: str) -> None:
         """Stop the current load, reconfigure (or rebuild) the engine, start the preset's load."""
         preset = self._preset_loader(name)
+        if preset.config.l2_cache_dir is None and self.l2_dir is None:
+            self.l2_dir = _new_l2_dir()
+        config = _with_l2_dir(preset.config, self.l2_dir)
         await self.generator.stop()
         spec = getattr(preset, "model_spec", None)
         if _spec(spec) != _spec(self._model_spec):
             await self.engine.stop()
             model = self._model_builder(spec, str(getattr(preset, "path", None) or name))
-            self.engine = OnEngineThread(self.host, self._engine_factory(preset.config, model))
+            self.engine = OnEngineThread(self.host, self._engine_factory(config, model))
             await self.engine.start()
             self._model_spec = spec
             self.note = ""
         else:
-            self.engine.reconfigure(preset.config)
+            self.engine.reconfigure(config)
         self.preset = preset
         self.target_rps = _profile_rate(preset.load)
         self.clients = getattr(preset.load, "concurrency", None)
@@ -283,6 +306,17 @@ class LiveRun:
         log_event = getattr(self.engine, "log_event", None)
         if callable(log_event):
             log_event(kind, message)
+
+
+def _new_l2_dir() -> str:
+    return tempfile.mkdtemp(prefix="clawlet-l2-")
+
+
+def _with_l2_dir(config: OptimizationConfig, l2_dir: str | None) -> OptimizationConfig:
+    """``config`` with its L2 in ``l2_dir`` unless it names a directory of its own."""
+    if l2_dir is None or config.l2_cache_dir is not None:
+        return config
+    return config.replace(l2_cache_dir=l2_dir)
 
 
 def _profile_rate(profile: Any) -> float | None:

@@ -51,3 +51,58 @@ async def test_engine_runs_on_its_own_loop_thread(live_run: LiveRun) -> None:
     finally:
         await live_run.stop()
     assert not live_run.host.running
+
+
+def _session_dirs(root: Path) -> list[Path]:
+    return sorted(root.glob("clawlet-l2-*"))
+
+
+async def test_a_config_without_l2_dir_gets_a_fresh_session_l2_removed_on_stop(
+    presets: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second launch must not start with the first launch's results on disk."""
+    import dataclasses
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    unset = {
+        name: dataclasses.replace(p, config=p.config.replace(l2_cache_dir=None)) for name, p in presets.items()
+    }
+    live = LiveRun.from_preset(
+        "tiny-steady",
+        preset_loader=unset.__getitem__,
+        engine_factory=lambda config, model: ClawletEngine(config=config, model=model),
+        generator_factory=lambda engine, profile, model: LoadGenerator(engine, profile, model=model),
+    )
+    (session,) = _session_dirs(tmp_path)
+    assert live.engine.config.l2_cache_dir == str(session)
+    await live.start()
+    try:
+        await live.switch_preset("tiny-closed")  # same model: reconfigured, same session L2
+        assert live.engine.config.l2_cache_dir == str(session)
+        assert session.is_dir()
+    finally:
+        await live.stop()
+    assert _session_dirs(tmp_path) == []
+
+
+def test_a_config_naming_an_l2_dir_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    live = LiveRun.from_preset("steady", {"l2_cache_dir": str(tmp_path / "mine")})
+    assert live.engine.config.l2_cache_dir == str(tmp_path / "mine")
+    assert live.l2_dir is None and _session_dirs(tmp_path) == []
+
+
+def test_a_failed_build_leaves_no_session_dir(presets: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def broken_model(spec, source):
+        raise PresetError("model: no such model", source=source)
+
+    with pytest.raises(PresetError):
+        LiveRun.from_preset("tiny-steady", preset_loader=presets.__getitem__, model_builder=broken_model)
+    assert _session_dirs(tmp_path) == []
