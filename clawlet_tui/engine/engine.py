@@ -40,7 +40,7 @@ from .cache import MISSING, DiskStore, Flight, LRUCache, MultiLevelCache
 from .concurrency import ConcurrencyController
 from .config import OptimizationConfig
 from .deadlines import Deadlines
-from .errors import BackendError, ClawletError, EngineStopped, RejectedError, RequestTimeout
+from .errors import BackendError, ClawletError, ConfigError, EngineStopped, RejectedError, RequestTimeout
 from .memory import GCResult, MemoryOptimizer
 from .monitor import PerformanceMonitor
 from .snapshot import CacheLevelStats, CacheStats, ConcurrencyStats, EngineEvent, MetricsSnapshot
@@ -533,7 +533,19 @@ class ClawletEngine:
         return new
 
     def reconfigure(self, config: OptimizationConfig) -> None:
-        """Switch to ``config`` while requests flow.  Queued and running requests are kept."""
+        """Switch to ``config`` while requests flow.  Queued and running requests are kept.
+
+        ``blas_threads`` is the one field that cannot change while the engine runs (raises
+        ConfigError, nothing changes): it is process-wide, and raising then lowering
+        OpenBLAS's count under load left a pool thread spinning on a core (see
+        :func:`limit_blas_threads`).  Set it before ``start``.
+        """
+        if self._state in ("running", "stopping") and config.blas_threads != self._config.blas_threads:
+            raise ConfigError(
+                f"blas_threads cannot change while the engine runs (it is {self._config.blas_threads}); "
+                "set it in the preset or with --set",
+                field="blas_threads",
+            )
         old, self._config = self._config, config
         changed = old.changed_fields(config)
         if not changed:

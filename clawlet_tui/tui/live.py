@@ -251,7 +251,8 @@ class LiveRun:
         config = _with_l2_dir(preset.config, self.l2_dir)
         await self.generator.stop()
         spec = getattr(preset, "model_spec", None)
-        if _spec(spec) != _spec(self._model_spec):
+        # a new model, or BLAS threads (which a running engine cannot change): a fresh engine
+        if _spec(spec) != _spec(self._model_spec) or config.blas_threads != self.engine.config.blas_threads:
             await self.engine.stop()
             model = self._model_builder(spec, str(getattr(preset, "path", None) or name))
             self.engine = OnEngineThread(self.host, self._engine_factory(config, model))

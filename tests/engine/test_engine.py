@@ -258,7 +258,7 @@ async def test_live_reconfigure_of_every_field_loses_no_request(make_engine, tmp
         dict(max_queue_size=8),  # one outstanding request per client: never full
         dict(max_queue_size=1000, isolate_failures=False),
         dict(request_timeout_s=60.0, memory_check_interval_s=0.5, max_memory_usage=0.9),
-        dict(memory_budget_bytes=2**40, blas_threads=2),
+        dict(memory_budget_bytes=2**40),  # blas_threads: refused while running (next test)
     ]
     try:
         for change in changes:
@@ -285,6 +285,25 @@ async def test_invalid_update_changes_nothing(make_engine, gates):
         engine.update(batch_size=0)
     assert engine.config is before
     assert engine.update(batch_size=9).batch_size == 9 and engine.config.batch_size == 9
+
+
+async def test_blas_threads_is_refused_while_running_and_changes_nothing(make_engine, gates):
+    """Process-wide and OpenBLAS misbehaves when it goes up and down under load: set it before start."""
+    from clawlet_tui.engine import ConfigError
+
+    engine = await make_engine(gates().model(), batch_size=4, blas_threads=1)
+    before = engine.config
+    with pytest.raises(ConfigError, match="blas_threads cannot change while the engine runs") as caught:
+        engine.update(blas_threads=2, batch_size=8)
+    assert caught.value.field == "blas_threads"
+    assert engine.config is before and engine.config.batch_size == 4
+    assert engine.update(blas_threads=1, batch_size=8).batch_size == 8  # unchanged value: fine
+
+
+def test_blas_threads_can_be_set_before_start():
+    engine = ClawletEngine(model=FunctionModel(lambda batch: batch))
+    engine.update(blas_threads=2)
+    assert engine.config.blas_threads == 2
 
 
 # -- stop / drain ---------------------------------------------------------------------------

@@ -106,3 +106,26 @@ def test_a_failed_build_leaves_no_session_dir(presets: dict, tmp_path: Path, mon
     with pytest.raises(PresetError):
         LiveRun.from_preset("tiny-steady", preset_loader=presets.__getitem__, model_builder=broken_model)
     assert _session_dirs(tmp_path) == []
+
+
+async def test_switching_to_a_preset_with_other_blas_threads_rebuilds_the_engine(
+    presets: dict, live_run: LiveRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running engine refuses a blas_threads change; the switch builds a fresh one instead."""
+    import dataclasses
+
+    from clawlet_tui.engine import engine as engine_module
+
+    applied: list[int] = []
+    monkeypatch.setattr(engine_module, "limit_blas_threads", applied.append)  # keep this process's BLAS as is
+    presets["tiny-two"] = dataclasses.replace(
+        presets["tiny-steady"], name="tiny-two", config=presets["tiny-steady"].config.replace(blas_threads=2)
+    )
+    await live_run.start()
+    try:
+        first = live_run.engine.target
+        await live_run.switch_preset("tiny-two")
+        assert live_run.engine.target is not first and not first.running
+        assert live_run.engine.config.blas_threads == 2 and applied[-1] == 2
+    finally:
+        await live_run.stop()
