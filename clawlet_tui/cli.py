@@ -190,6 +190,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     overrides = parse_overrides(args.dashboard_sets)
     load_preset(args.dashboard_preset).config.replace(**overrides)  # fail here, not inside the UI
+    if args.dashboard_theme:
+        from .tui.themes import is_theme_path, load_theme_file
+
+        if is_theme_path(args.dashboard_theme):
+            load_theme_file(args.dashboard_theme)  # a bad theme file: one line and exit 2, before the screen opens
     from .tui.app import run_dashboard
 
     return run_dashboard(

@@ -29,11 +29,19 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from ..engine.config import OptimizationConfig
-from ..engine.errors import ClawletError
+from ..engine.errors import ClawletError, ThemeError
 from ..engine.snapshot import MetricsSnapshot
 from .live import LiveRun, LoadView
 from .screens import ConfigEditorScreen, DashboardScreen, HelpScreen, PresetPickerScreen
-from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes, resolve_theme_name, theme_dirs
+from .themes import (
+    DEFAULT_THEME,
+    FALLBACK_THEME,
+    discover_themes,
+    is_theme_path,
+    load_theme_file,
+    resolve_theme_name,
+    theme_dirs,
+)
 
 HERE = Path(__file__).parent
 
@@ -168,7 +176,7 @@ class ClawletApp(App[int]):
             clock: wall clock for timestamps (event log, status line, report names).
             start_live: start ``live`` on mount and stop it on quit (False: the caller owns it).
             refresh_interval_s: seconds between snapshots.
-            theme: theme name (``dark`` finds ``clawlet-dark``); None for the default.
+            theme: theme name (``dark`` finds ``clawlet-dark``) or a theme file (``.toml`` or a path); None for the default.
             theme_dirs_: directories of theme files (default :func:`themes.theme_dirs`).
             replay_load: what the load line says when there is no live run.
             report_dir: where exported reports are written.
@@ -275,7 +283,18 @@ class ClawletApp(App[int]):
             self.log_ui("theme", str(error))
         default = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else FALLBACK_THEME
         wanted = default
-        if self.requested_theme:
+        if self.requested_theme and is_theme_path(self.requested_theme):
+            try:
+                theme = load_theme_file(self.requested_theme)
+            except ThemeError as error:
+                self.notify(f"{error}; using {default}", severity="error", title="Bad theme file", timeout=10)
+                self.log_ui("theme", str(error))
+            else:
+                self.register_theme(theme)
+                if theme.name not in self.file_themes:
+                    self.file_themes.append(theme.name)
+                wanted = theme.name
+        elif self.requested_theme:
             resolved = resolve_theme_name(self.requested_theme, list(self.available_themes))
             if resolved is None:
                 message = f"unknown theme {self.requested_theme!r}; using {default}"

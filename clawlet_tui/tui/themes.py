@@ -151,6 +151,11 @@ def discover_themes(dirs: Iterable[Path] | None = None) -> ThemeSet:
     return ThemeSet(themes=tuple(by_name.values()), errors=tuple(errors))
 
 
+def is_theme_path(text: str) -> bool:
+    """``--theme`` names a file (``my.toml``, ``dir/x``) rather than a registered theme."""
+    return text.endswith(".toml") or "/" in text
+
+
 def resolve_theme_name(requested: str, available: Sequence[str]) -> str | None:
     """``dark`` finds ``clawlet-dark``; an exact name always wins.  None if nothing matches."""
     if requested in available:

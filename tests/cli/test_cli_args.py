@@ -74,6 +74,7 @@ def test_usage_errors_exit_2(capsys, argv):
         (["--set", "enable_cache=maybe"], "enable_cache must be true or false"),
         (["serve", "--preset", "steady", "--set", "max_concurrent=0"], "max_concurrent must be >= 1, got 0"),
         (["serve", "--preset", "no-such-preset"], "no-such-preset"),
+        (["--theme", "/no/such/dir/mine.toml"], "dir/mine.toml: file: cannot read"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
@@ -115,7 +116,7 @@ def test_keyboard_interrupt_outside_a_run_exits_130(capsys, monkeypatch):
     assert "Traceback" not in err
 
 
-def test_no_arguments_open_the_dashboard(capsys, monkeypatch):
+def test_no_arguments_open_the_dashboard(capsys, monkeypatch, tmp_path):
     calls = []
     fake_app = types.ModuleType("clawlet_tui.tui.app")
     fake_app.run_dashboard = lambda **kwargs: calls.append(kwargs) or 0  # type: ignore[attr-defined]
@@ -135,6 +136,12 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch):
     assert cli.main(["--set", "batch_size=0"]) == 2
     assert len(calls) == 3
     assert "batch_size must be >= 1, got 0" in capsys.readouterr().err
+    # so does a bad theme file
+    bad = tmp_path / "mine.toml"
+    bad.write_text('name = "mine"\nprimary = "blurple"\n', encoding="utf-8")
+    assert cli.main(["--theme", str(bad)]) == 2
+    assert len(calls) == 3
+    assert capsys.readouterr().err == f"clawlet-tui: error: {tmp_path.name}/mine.toml: primary: not a colour: 'blurple'\n"
 
 
 def test_headless_commands_never_import_textual():

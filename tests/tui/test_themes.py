@@ -70,3 +70,21 @@ async def test_requested_theme_is_applied() -> None:
     app = make_replay_app(theme="light")
     async with app.run_test(size=(120, 36)):
         assert app.theme == "clawlet-light"
+
+
+async def test_a_theme_file_given_by_path_is_loaded_and_applied(tmp_path: Path) -> None:
+    """``--theme path/to/mine.toml``: a file outside the theme directories."""
+    mine = write(tmp_path, 'name = "mine"\ndark = false\nprimary = "#336699"\n', "mine.toml")
+    app = make_replay_app(theme=str(mine))
+    async with app.run_test(size=(120, 36)):
+        assert app.theme == "mine"
+        assert "mine" in app.file_themes  # reachable again when cycling with v
+
+
+async def test_a_bad_theme_file_given_by_path_falls_back_to_the_default(tmp_path: Path) -> None:
+    bad = write(tmp_path, 'name = "bad"\nprimary = "blurple"\n', "bad.toml")
+    app = make_replay_app(theme=str(bad))
+    async with app.run_test(size=(120, 36)):
+        assert app.theme == DEFAULT_THEME
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("themes/bad.toml: primary: not a colour: 'blurple'" in m for m in errors)
