@@ -5,13 +5,14 @@ every request is computed):
 
 1. the engine running the MLP in process;
 2. the same engine on a :class:`RemoteBackend` pointed at ``clawlet-tui serve`` running
-   the same MLP in a subprocess on 127.0.0.1 (its own engine batching server-side);
-3. the remote engine again with 4x ``max_concurrent`` (a remote call mostly waits, so
-   more batches in flight can hide the round trip);
+   the same MLP in a subprocess on 127.0.0.1 (its own engine batching server-side),
+   tensors as JSON;
+3. the same with the binary tensor data extension (raw float32 bytes after a JSON header);
+4. binary again with 4x ``max_concurrent`` (a remote call mostly waits, so more batches
+   in flight can hide the round trip);
 
 and prints req/s of each and the ratio to in-process.  Both processes share this
-machine's cores, and every batch crosses JSON encoding twice each way, so the ratio is
-an upper bound on what a real network would give.
+machine's cores, so the ratio is an upper bound on what a real network would give.
 
     python bench/remote_vs_inprocess.py [--seconds 3] [--clients 64] [--layers 512,2048,512,2048,512]
 """
@@ -66,7 +67,9 @@ async def closed_loop(engine: ClawletEngine, model: Any, clients: int, seconds: 
         await engine.stop()
 
 
-async def remote_run(args: argparse.Namespace, config: OptimizationConfig, l2: str) -> tuple[float, Any]:
+async def remote_run(
+    args: argparse.Namespace, config: OptimizationConfig, l2: str, *, binary: bool
+) -> tuple[float, Any]:
     code = SERVER_CODE.format(batch=args.batch, workers=args.workers, l2=l2, layers=list(args.layers))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -77,7 +80,7 @@ async def remote_run(args: argparse.Namespace, config: OptimizationConfig, l2: s
         if " at http" not in line:
             raise SystemExit(f"server did not start: {line!r}")
         url = line.split(" at ")[1].split("/v2/")[0]
-        backend = RemoteBackend(url, max_connections=config.effective_pool_size)
+        backend = RemoteBackend(url, max_connections=config.effective_pool_size, binary=binary)
         engine = ClawletEngine(config, model=backend.model_info, backend=backend)
         rate = await closed_loop(engine, backend.model_info, args.clients, args.seconds)
         return rate, engine.snapshot()
@@ -103,13 +106,15 @@ def main() -> int:
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {sys.version.split()[0]}, "
           f"batch {args.batch}, {args.workers} workers, {args.clients} clients, {args.seconds:g} s per point\n")
     local = asyncio.run(closed_loop(ClawletEngine(config, model), model, args.clients, args.seconds))
-    remote, snap = asyncio.run(remote_run(args, config, l2))
+    remote_json, _ = asyncio.run(remote_run(args, config, l2, binary=False))
+    remote, snap = asyncio.run(remote_run(args, config, l2, binary=True))
     deeper = config.replace(max_concurrent=args.workers * 4)
-    remote_deep, _ = asyncio.run(remote_run(args, deeper, l2))
+    remote_deep, _ = asyncio.run(remote_run(args, deeper, l2, binary=True))
     print("| backend | req/s | / in process |\n|---|---:|---:|")
     print(f"| in process, max_concurrent {args.workers} | {local:,.0f} | 1.00 |")
-    print(f"| remote (serve on 127.0.0.1, v2 JSON), same config | {remote:,.0f} | {remote / local:.2f} |")
-    print(f"| remote, client max_concurrent {args.workers * 4} (more batches in flight) | {remote_deep:,.0f} | "
+    print(f"| remote (serve on 127.0.0.1), JSON tensors, same config | {remote_json:,.0f} | {remote_json / local:.2f} |")
+    print(f"| remote, binary tensors, same config | {remote:,.0f} | {remote / local:.2f} |")
+    print(f"| remote, binary, client max_concurrent {args.workers * 4} (more batches in flight) | {remote_deep:,.0f} | "
           f"{remote_deep / local:.2f} |")
     pool = snap.pool
     print(f"\nremote pool: {pool.size} slots, {pool.created} connections opened, {pool.waits} waits, "

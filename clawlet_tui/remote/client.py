@@ -21,6 +21,12 @@ Guarantees:
   An HTTP error status is never retried: 4xx/5xx raise ``BackendError(kind="HTTP<status>")``
   carrying the server's ``{"error": ...}`` message.  A read timeout is not retried
   either (the server may still be computing): ``BackendError(kind="Timeout")``.
+* **Binary tensors when the server takes them.**  With ``binary=None`` (the default) the
+  backend sends batches with the binary tensor data extension, and asks for binary
+  outputs, if the server lists ``binary_tensor_data`` among the ``extensions`` of its
+  metadata (``GET /v2``: Triton and ``clawlet-tui serve`` do), and as JSON otherwise.
+  ``binary=True`` / ``False`` forces either.  A response is read as binary whenever it
+  carries ``Inference-Header-Content-Length``, whatever was asked.
 * **No surprises from the wire.**  A malformed response raises
   ``BackendError(kind="BadResponse")``; nothing else escapes :meth:`run` but
   ``BackendError`` (and ``CancelledError``).
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
@@ -43,11 +49,16 @@ from ..engine.errors import BackendError, ConfigError
 from ..engine.snapshot import PoolStats
 from ..models.inputs import InputBank
 from .protocol import (
+    BINARY_EXTENSION,
+    HEADER_LENGTH,
     ModelMetadata,
     ProtocolError,
     TensorSpec,
     decode_infer_response,
     encode_infer_request,
+    encode_infer_request_binary,
+    parse_json,
+    split_body,
 )
 
 _JSON = {"Content-Type": "application/json"}
@@ -90,7 +101,11 @@ class RemoteModelInfo:
             return f"remote model at {self._backend.url} (not connected yet)"
         spec = self._backend.input_spec
         platform = f", {metadata.platform}" if metadata.platform else ""
-        return f"remote model {metadata.name} at {self._backend.url} (input {spec.datatype} {list(spec.shape)}{platform})"
+        wire = "binary tensors" if self._backend.binary else "JSON tensors"
+        return (
+            f"remote model {metadata.name} at {self._backend.url} "
+            f"(input {spec.datatype} {list(spec.shape)}{platform}, {wire})"
+        )
 
 
 class RemoteBackend:
@@ -111,6 +126,7 @@ class RemoteBackend:
         read_timeout_s: float = 30.0,
         retries: int = 2,
         backoff_s: float = 0.05,
+        binary: bool | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"backend URL must start with http:// or https://, got {url!r}", field="backend")
@@ -126,6 +142,10 @@ class RemoteBackend:
         self.read_timeout_s = read_timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
+        #: None: decided at start from the server's extensions
+        self.binary_requested = binary
+        #: whether batches travel as binary tensors (known once started)
+        self.binary = bool(binary)
         self.slots = ConcurrencyController(max_connections)
         self.metadata: ModelMetadata | None = None
         self._input_spec: TensorSpec | None = None
@@ -156,24 +176,28 @@ class RemoteBackend:
             trace_configs=[trace],
         )
         try:
-            status, body = await self._request("GET", "/v2/health/ready")
+            status, body, _ = await self._request("GET", "/v2/health/ready")
             if status != 200:
                 raise BackendError(
                     f"server at {self.url} is not ready (GET /v2/health/ready: HTTP {status}{_error_text(body)})",
                     kind="NotReady",
                 )
-            name = self.model_name or await self._discover_model()
+            server = await self._server_metadata()
+            if self.binary_requested is None:
+                extensions = server.get("extensions") if isinstance(server, dict) else None
+                self.binary = isinstance(extensions, list) and BINARY_EXTENSION in extensions
+            name = self.model_name or await self._discover_model(server)
             path = f"/v2/models/{quote(name, safe='')}"
-            status, body = await self._request("GET", f"{path}/ready")
+            status, body, _ = await self._request("GET", f"{path}/ready")
             if status != 200:
                 raise BackendError(
                     f"model {name!r} is not ready at {self.url} (HTTP {status}{_error_text(body)})", kind="NotReady"
                 )
-            status, body = await self._request("GET", path)
+            status, body, _ = await self._request("GET", path)
             if status != 200:
                 raise _http_error(status, body, f"GET {path}")
             try:
-                metadata = ModelMetadata.from_dict(_parse_json(body))
+                metadata = ModelMetadata.from_dict(parse_json(body))
             except ProtocolError as exc:
                 raise BackendError(f"bad model metadata from {self.url}: {exc}", kind="BadResponse") from None
             try:
@@ -205,13 +229,19 @@ class RemoteBackend:
         """One ``POST .../infer`` for the whole batch; the outputs in order."""
         spec = self.input_spec
         try:
-            payload = json.dumps(encode_infer_request(inputs, spec.name)).encode()
+            if self.binary:
+                payload, header_length = encode_infer_request_binary(inputs, spec.name, output_name=self._output_name)
+                headers = {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(header_length)}
+            else:
+                payload, headers = json.dumps(encode_infer_request(inputs, spec.name)).encode(), _JSON
         except ProtocolError as exc:
             raise BackendError(str(exc), kind="BadInput") from None
         await self.slots.acquire()
         try:
             async with asyncio.timeout(timeout_s):
-                status, body = await self._request("POST", self._infer_url, payload, absolute=True)
+                status, body, reply_headers = await self._request(
+                    "POST", self._infer_url, payload, absolute=True, headers=headers
+                )
         except TimeoutError:
             raise BackendError(f"no response from {self._infer_url} within {timeout_s:g} s", kind="Timeout") from None
         finally:
@@ -219,10 +249,10 @@ class RemoteBackend:
         if status != 200:
             raise _http_error(status, body, "infer")
         try:
-            data = _parse_json(body)
+            data, binary = split_body(body, reply_headers.get(HEADER_LENGTH))
         except ProtocolError as exc:
             raise BackendError(f"bad inference response: {exc}", kind="BadResponse") from None
-        return decode_infer_response(data, len(inputs), self._output_name)
+        return decode_infer_response(data, len(inputs), self._output_name, binary)
 
     def resize(self, pool_size: int) -> None:
         """At most ``pool_size`` requests in flight from now on (running ones finish)."""
@@ -246,19 +276,25 @@ class RemoteBackend:
     # -- HTTP ---------------------------------------------------------------------------
 
     async def _request(
-        self, method: str, path: str, payload: bytes | None = None, *, absolute: bool = False
-    ) -> tuple[int, bytes]:
-        """``(status, body)``, retrying connection errors only; other failures are BackendErrors."""
+        self,
+        method: str,
+        path: str,
+        payload: bytes | None = None,
+        *,
+        absolute: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """``(status, body, headers)``, retrying connection errors only; other failures are BackendErrors."""
         if self._session is None:
             raise BackendError(f"remote backend {self.url} is not started", kind="NotStarted")
         url = path if absolute else self.url + path
         attempt = 0
         while True:
             try:
-                async with self._session.request(
-                    method, url, data=payload, headers=_JSON if payload is not None else None
-                ) as response:
-                    return response.status, await response.read()
+                if headers is None and payload is not None:
+                    headers = _JSON
+                async with self._session.request(method, url, data=payload, headers=headers) as response:
+                    return response.status, await response.read(), response.headers
             except aiohttp.ServerTimeoutError as exc:
                 if not isinstance(exc, aiohttp.ConnectionTimeoutError) or attempt >= self.retries:
                     raise BackendError(f"{method} {url} timed out: {exc or type(exc).__name__}", kind="Timeout") from None
@@ -274,22 +310,27 @@ class RemoteBackend:
             await asyncio.sleep(self.backoff_s * 2**attempt)
             attempt += 1
 
-    async def _discover_model(self) -> str:
+    async def _server_metadata(self) -> Any:
+        """``GET /v2`` parsed, or None if the server does not answer it with JSON."""
+        status, body, _ = await self._request("GET", "/v2")
+        if status != 200:
+            return None
+        try:
+            return parse_json(body)
+        except ProtocolError:
+            return None
+
+    async def _discover_model(self, server: Any) -> str:
         """The server's only model, from ``GET /v2`` (clawlet) or the repository index (Triton)."""
         candidates: list[str] = []
-        status, body = await self._request("GET", "/v2")
-        if status == 200:
-            try:
-                models = _parse_json(body).get("models")
-            except (ProtocolError, AttributeError):
-                models = None
-            if isinstance(models, list):
-                candidates = [m for m in models if isinstance(m, str)]
+        models = server.get("models") if isinstance(server, dict) else None
+        if isinstance(models, list):
+            candidates = [m for m in models if isinstance(m, str)]
         if not candidates:
-            status, body = await self._request("POST", "/v2/repository/index", b'{"ready": true}')
+            status, body, _ = await self._request("POST", "/v2/repository/index", b'{"ready": true}')
             if status == 200:
                 try:
-                    index = _parse_json(body)
+                    index = parse_json(body)
                 except ProtocolError:
                     index = None
                 if isinstance(index, list):
@@ -310,14 +351,6 @@ class RemoteBackend:
 def _check(ok: bool, field: str, value: Any, rule: str) -> None:
     if not ok:
         raise ConfigError(f"{field} must be {rule}, got {value!r}", field=field)
-
-
-def _parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        preview = body[:80].decode("utf-8", "replace")
-        raise ProtocolError(f"not JSON ({exc}): {preview!r}") from None
 
 
 def _error_text(body: bytes) -> str:

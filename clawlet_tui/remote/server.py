@@ -9,7 +9,7 @@ own, and items of concurrent requests share batches.  Endpoints::
     GET  /v2                              server metadata (+ "models": [name], a clawlet extension)
     GET  /v2/models/{name}[/versions/{v}]         model metadata
     GET  /v2/models/{name}[/versions/{v}]/ready   200 | 404 | 503
-    POST /v2/models/{name}[/versions/{v}]/infer   inference
+    POST /v2/models/{name}[/versions/{v}]/infer   inference (JSON or binary tensor data extension)
 
 Guarantees:
 
@@ -25,7 +25,6 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 from collections import Counter
@@ -41,12 +40,17 @@ from .. import __version__
 from ..engine import ClawletEngine, OptimizationConfig
 from ..engine.errors import BackendError, ClawletError, EngineStopped, RejectedError, RequestTimeout
 from .protocol import (
+    BINARY_EXTENSION,
     FP32,
+    HEADER_LENGTH,
     ModelMetadata,
     ProtocolError,
     TensorSpec,
     decode_infer_request,
     encode_infer_response,
+    encode_infer_response_binary,
+    split_body,
+    wants_binary_output,
 )
 
 log = logging.getLogger(__name__)
@@ -213,7 +217,7 @@ class InferenceServer:
 
     async def _server_metadata(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"name": SERVER_NAME, "version": __version__, "extensions": ["clawlet_models"], "models": [self.name]}
+            {"name": SERVER_NAME, "version": __version__, "extensions": [BINARY_EXTENSION, "clawlet_models"], "models": [self.name]}
         )
 
     def _check_model(self, request: web.Request) -> ModelMetadata:
@@ -237,11 +241,12 @@ class InferenceServer:
     async def _infer(self, request: web.Request) -> web.Response:
         metadata = self._check_model(request)
         self.stats.infer_requests += 1
+        raw = await request.read()
         try:
-            body = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"request body is not JSON: {exc}")
-        batch = decode_infer_request(body, metadata.inputs[0])
+            body, binary = split_body(raw, request.headers.get(HEADER_LENGTH))
+        except ProtocolError as exc:
+            return _error(400, f"request body: {exc}")
+        batch = decode_infer_request(body, metadata.inputs[0], binary)
         if batch.shape[0] == 0:
             return web.json_response(
                 {"model_name": self.name, "outputs": [{"name": OUTPUT_NAME, "shape": [0], "datatype": FP32, "data": []}]}
@@ -253,10 +258,16 @@ class InferenceServer:
             return _error(
                 _status_for(first), f"{len(failures)} of {len(results)} items failed: {type(first).__name__}: {first}"
             )
+        request_id = body.get("id") if isinstance(body.get("id"), str) else None
         try:
-            response = encode_infer_response(
-                self.name, OUTPUT_NAME, results, request_id=body.get("id") if isinstance(body.get("id"), str) else None
-            )
+            if wants_binary_output(body, OUTPUT_NAME):
+                data, header_length = encode_infer_response_binary(self.name, OUTPUT_NAME, results, request_id=request_id)
+                return web.Response(
+                    body=data,
+                    content_type="application/octet-stream",
+                    headers={HEADER_LENGTH: str(header_length)},
+                )
+            response = encode_infer_response(self.name, OUTPUT_NAME, results, request_id=request_id)
         except (TypeError, ValueError) as exc:
             return _error(500, f"model {self.name} returned outputs that are not one numeric shape: {exc}")
         return web.json_response(response)

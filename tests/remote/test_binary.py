@@ -1,0 +1,304 @@
+"""The binary tensor data extension: round trips, the server's and the client's handling, malformed bodies."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from clawlet_tui.engine.errors import BackendError
+from clawlet_tui.remote import RemoteBackend, running_server
+from clawlet_tui.remote.protocol import (
+    HEADER_LENGTH,
+    ProtocolError,
+    TensorSpec,
+    decode_infer_request,
+    decode_infer_response,
+    encode_infer_request_binary,
+    encode_infer_response_binary,
+    split_body,
+    wants_binary_output,
+)
+
+from .conftest import LAYERS, MODEL
+
+SPEC = TensorSpec("x", "FP32", (-1, 3))
+finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
+
+
+# -- protocol ---------------------------------------------------------------------------
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 6), st.just(3)), elements=finite))
+def test_binary_request_round_trip_is_exact(batch: np.ndarray) -> None:
+    body, header_length = encode_infer_request_binary(list(batch), "x", output_name="y")
+    header, binary = split_body(body, str(header_length))
+    assert header["inputs"][0]["parameters"] == {"binary_data_size": batch.nbytes}
+    assert "data" not in header["inputs"][0]
+    assert header["outputs"] == [{"name": "y", "parameters": {"binary_data": True}}]
+    assert binary == batch.astype("<f4").tobytes()  # little-endian, row-major, no padding
+    assert np.array_equal(decode_infer_request(header, SPEC, binary), batch)
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 4)), elements=finite))
+def test_binary_response_round_trip_is_exact(batch: np.ndarray) -> None:
+    body, header_length = encode_infer_response_binary("m", "y", list(batch), request_id="r1")
+    header, binary = split_body(body, str(header_length))
+    assert header["id"] == "r1"
+    outputs = decode_infer_response(header, len(batch), "y", binary)
+    assert all(np.array_equal(a, b) for a, b in zip(outputs, batch))
+
+
+def test_a_response_output_after_another_binary_output_is_found() -> None:
+    first = np.arange(6, dtype="<i4")
+    second = np.arange(4, dtype="<f4").reshape(2, 2)
+    header = {
+        "model_name": "m",
+        "outputs": [
+            {"name": "other", "shape": [6], "datatype": "INT32", "parameters": {"binary_data_size": 24}},
+            {"name": "y", "shape": [2, 2], "datatype": "FP32", "parameters": {"binary_data_size": 16}},
+        ],
+    }
+    outputs = decode_infer_response(header, 2, "y", first.tobytes() + second.tobytes())
+    assert np.array_equal(np.stack(outputs), second)
+
+
+def test_a_request_without_binary_parameters_is_plain_json() -> None:
+    request = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}
+    header, binary = split_body(json.dumps(request).encode(), None)
+    assert binary == b"" and decode_infer_request(header, SPEC, binary).tolist() == [[1, 2, 3]]
+
+
+def _binary_request(size: int | str = 12, shape=(1, 3), extra: bytes = b"", payload: bytes | None = None) -> tuple:
+    tensor = {"name": "x", "shape": list(shape), "datatype": "FP32", "parameters": {"binary_data_size": size}}
+    header = json.dumps({"inputs": [tensor]}).encode()
+    data = payload if payload is not None else struct.pack("<3f", 1, 2, 3)
+    return header + data + extra, len(header)
+
+
+@pytest.mark.parametrize(
+    ("body_and_length", "message"),
+    [
+        ((b'{"inputs": []}', "ten"), f"{HEADER_LENGTH} must be an integer, got 'ten'"),
+        ((b'{"inputs": []}', "99"), f"{HEADER_LENGTH} is 99; the body has 14 bytes"),
+        ((b'{"inputs": []}', "0"), f"{HEADER_LENGTH} is 0"),
+        ((b'{"inputs": [] ', "13"), "not JSON"),
+    ],
+)
+def test_a_bad_header_length_is_explained(body_and_length, message: str) -> None:
+    body, length = body_and_length
+    with pytest.raises(ProtocolError, match=message.replace("[", r"\[")):
+        split_body(body, length)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(size=16), "binary_data_size is 16; shape [1, 3] of FP32 needs 12 bytes"),
+        (dict(size=24, shape=(2, 3)), "binary_data_size is 24; only 12 bytes of binary data are left"),
+        (dict(extra=b"\0\0\0\0"), "request body has 4 bytes of binary data that no tensor claims"),
+        (dict(size="12"), "binary_data_size must be an integer >= 0, got '12'"),
+        (dict(size=-4), "binary_data_size must be an integer >= 0, got -4"),
+    ],
+)
+def test_a_malformed_binary_request_says_what_is_wrong(kwargs, message: str) -> None:
+    body, length = _binary_request(**kwargs)
+    header, binary = split_body(body, str(length))
+    with pytest.raises(ProtocolError, match=message.replace("[", r"\[")):
+        decode_infer_request(header, SPEC, binary)
+
+
+def test_a_tensor_with_both_data_and_binary_size_is_refused() -> None:
+    tensor = {"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3], "parameters": {"binary_data_size": 12}}
+    with pytest.raises(ProtocolError, match="both data and parameters.binary_data_size"):
+        decode_infer_request({"inputs": [tensor]}, SPEC, struct.pack("<3f", 1, 2, 3))
+
+
+def test_which_requests_want_binary_output() -> None:
+    assert wants_binary_output({"parameters": {"binary_data_output": True}}, "y")
+    assert wants_binary_output({"outputs": [{"name": "y", "parameters": {"binary_data": True}}]}, "y")
+    assert not wants_binary_output({"outputs": [{"name": "y", "parameters": {"binary_data": False}}]}, "y")
+    assert not wants_binary_output({"outputs": [{"name": "z", "parameters": {"binary_data": True}}]}, "y")
+    assert not wants_binary_output({"inputs": []}, "y")
+
+
+# -- the server -------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def _post(http, url: str, body: bytes, header_length: int | None) -> tuple[int, bytes, str | None]:
+    headers = {"Content-Type": "application/octet-stream" if header_length else "application/json"}
+    if header_length is not None:
+        headers[HEADER_LENGTH] = str(header_length)
+    async with http.post(url, data=body, headers=headers) as r:
+        return r.status, await r.read(), r.headers.get(HEADER_LENGTH)
+
+
+@pytest.mark.parametrize(("binary_in", "binary_out"), [(True, True), (True, False), (False, True)])
+async def test_the_server_takes_and_gives_binary_tensors(mlp, server_config, http, binary_in, binary_out) -> None:
+    x = np.stack([mlp.make_input(k) for k in range(3)])
+    tensor = {"name": "input", "shape": list(x.shape), "datatype": "FP32"}
+    if binary_in:
+        tensor["parameters"] = {"binary_data_size": x.nbytes}
+    else:
+        tensor["data"] = x.ravel().tolist()
+    request = {"id": "r7", "inputs": [tensor]}
+    if binary_out:
+        request["outputs"] = [{"name": "output", "parameters": {"binary_data": True}}]
+    header = json.dumps(request).encode()
+    body = header + x.astype("<f4").tobytes() if binary_in else header
+    async with running_server(mlp, engine_config=server_config) as server:
+        async with http.get(f"{server.url}/v2") as r:
+            assert "binary_tensor_data" in (await r.json())["extensions"]
+        status, reply, reply_length = await _post(
+            http, f"{server.url}/v2/models/{mlp.name}/infer", body, len(header) if binary_in else None
+        )
+    assert status == 200, reply
+    assert (reply_length is not None) == binary_out
+    head, binary = split_body(reply, reply_length)
+    assert head["id"] == "r7"
+    outputs = decode_infer_response(head, 3, "output", binary)
+    assert all(np.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in zip(outputs, mlp.predict(list(x))))
+
+
+@pytest.mark.parametrize(
+    ("body", "header_length", "message"),
+    [
+        (b'{"inputs": []}', "4096", f"{HEADER_LENGTH} is 4096; the body has 14 bytes"),
+        (b'{"inputs": []}', "x", f"{HEADER_LENGTH} must be an integer"),
+    ],
+)
+async def test_the_server_answers_a_bad_header_length_with_400(mlp, server_config, http, body, header_length, message):
+    async with running_server(mlp, engine_config=server_config) as server:
+        async with http.post(
+            f"{server.url}/v2/models/{mlp.name}/infer", data=body, headers={HEADER_LENGTH: header_length}
+        ) as r:
+            assert r.status == 400
+            assert message in (await r.json())["error"]
+
+
+async def test_the_server_answers_short_binary_data_with_400(mlp, server_config, http) -> None:
+    dim = LAYERS[0]
+    tensor = {"name": "input", "shape": [2, dim], "datatype": "FP32", "parameters": {"binary_data_size": 2 * dim * 4}}
+    header = json.dumps({"inputs": [tensor]}).encode()
+    async with running_server(mlp, engine_config=server_config) as server:
+        status, reply, _ = await _post(http, f"{server.url}/v2/models/{mlp.name}/infer", header + bytes(dim * 4), len(header))
+        assert server.stats.by_status[400] == 1
+    assert status == 400
+    assert f"only {dim * 4} bytes of binary data are left" in json.loads(reply)["error"]
+
+
+# -- the client -------------------------------------------------------------------------
+
+
+async def test_the_client_uses_binary_when_the_server_lists_the_extension(mlp, server_config, remote_engine) -> None:
+    async with running_server(mlp, engine_config=server_config) as server:
+        engine, backend = await remote_engine(server.url, batch_size=8, batch_timeout_s=0.002)
+        assert backend.binary and "binary tensors" in backend.model_info.describe()
+        payloads = [backend.model_info.make_input(k) for k in range(40)]
+        outputs = [await engine.submit(p, key=k) for k, p in enumerate(payloads)]
+        assert all(np.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in zip(outputs, mlp.predict(payloads)))
+
+
+async def test_binary_can_be_switched_off(mlp, server_config, remote_engine) -> None:
+    async with running_server(mlp, engine_config=server_config) as server:
+        engine, backend = await remote_engine(server.url, backend={"binary": False})
+        assert not backend.binary and "JSON tensors" in backend.model_info.describe()
+        payload = backend.model_info.make_input(3)
+        assert np.allclose(await engine.submit(payload), mlp.predict([payload])[0], rtol=1e-5, atol=1e-5)
+
+
+async def test_a_server_without_the_extension_gets_json(fake_v2) -> None:
+    seen: list[str | None] = []
+
+    async def echo_json(request: web.Request) -> web.Response:
+        seen.append(request.headers.get(HEADER_LENGTH))
+        tensor = (await request.json())["inputs"][0]
+        return web.json_response({"model_name": MODEL, "outputs": [{**tensor, "name": "y"}]})
+
+    fake = await fake_v2(echo_json, routes=[web.get("/v2", _server_meta(extensions=[]))])
+    backend = RemoteBackend(fake.url, MODEL)
+    await backend.start()
+    try:
+        assert not backend.binary
+        x = [np.arange(8, dtype=np.float32)]
+        assert np.array_equal((await backend.run(x, 5.0))[0], x[0])
+        assert seen == [None]
+    finally:
+        await backend.close()
+
+
+def _server_meta(extensions: list[str]):
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"name": "fake", "version": "0", "extensions": extensions})
+
+    return handler
+
+
+def _binary_reply(header: dict, data: bytes, header_length: int | None = None):
+    async def handler(request: web.Request) -> web.Response:
+        head = json.dumps(header).encode()
+        length = len(head) if header_length is None else header_length
+        return web.Response(body=head + data, headers={HEADER_LENGTH: str(length)})
+
+    return handler
+
+
+TWO_ROWS = np.arange(16, dtype="<f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("handler", "message"),
+    [
+        (_binary_reply({"model_name": MODEL, "outputs": [{"name": "y", "shape": [2, 8], "datatype": "FP32",
+                        "parameters": {"binary_data_size": 64}}]}, TWO_ROWS, header_length=10_000),
+         f"{HEADER_LENGTH} is 10000"),
+        (_binary_reply({"model_name": MODEL, "outputs": [{"name": "y", "shape": [2, 8], "datatype": "FP32",
+                        "parameters": {"binary_data_size": 64}}]}, TWO_ROWS[:40]),
+         "only 40 bytes of binary data are left"),
+        (_binary_reply({"model_name": MODEL, "outputs": [{"name": "y", "shape": [2, 8], "datatype": "FP32",
+                        "parameters": {"binary_data_size": 60}}]}, TWO_ROWS),
+         "binary_data_size is 60; shape [2, 8] of FP32 needs 64 bytes"),
+        (_binary_reply({"model_name": MODEL, "outputs": [{"name": "y", "shape": [3, 8], "datatype": "FP32",
+                        "parameters": {"binary_data_size": 96}}]}, TWO_ROWS + bytes(32)),
+         "expected batch dimension 2"),
+    ],
+)
+async def test_a_malformed_binary_response_is_a_bad_response(fake_v2, handler, message: str) -> None:
+    fake = await fake_v2(handler, routes=[web.get("/v2", _server_meta(extensions=["binary_tensor_data"]))])
+    backend = RemoteBackend(fake.url, MODEL)
+    await backend.start()
+    try:
+        assert backend.binary
+        with pytest.raises(BackendError) as caught:
+            await backend.run([np.zeros(8, np.float32)] * 2, 5.0)
+        assert caught.value.kind == "BadResponse"
+        assert message in str(caught.value)
+        assert fake.hits == 1  # never retried
+    finally:
+        await backend.close()
+
+
+async def test_a_binary_response_to_a_json_request_is_read_too(fake_v2) -> None:
+    header = {"model_name": MODEL, "outputs": [{"name": "y", "shape": [2, 8], "datatype": "FP32",
+                                               "parameters": {"binary_data_size": 64}}]}
+    fake = await fake_v2(_binary_reply(header, TWO_ROWS))
+    backend = RemoteBackend(fake.url, MODEL, binary=False)
+    await backend.start()
+    try:
+        outputs = await backend.run([np.zeros(8, np.float32)] * 2, 5.0)
+        assert np.array_equal(np.stack(outputs), np.arange(16, dtype=np.float32).reshape(2, 8))
+    finally:
+        await backend.close()
