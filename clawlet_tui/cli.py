@@ -110,7 +110,10 @@ def _port(text: str) -> int:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--preset", required=True, metavar="NAME|PATH",
+        "preset_arg", nargs="?", default=None, metavar="PRESET", help="the preset, as with --preset",
+    )
+    parser.add_argument(
+        "--preset", default=None, metavar="NAME|PATH",
         help=f"preset name (see '{PROG} presets') or path to a preset TOML file",
     )
     parser.add_argument(
@@ -157,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command in ("run", "compare"):
+            _one_preset(parser, args)
         if args.command == "run":
             return cmd_run(args)
         if args.command == "compare":
@@ -176,6 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `clawlet-tui run | head`
         return 1
+
+
+def _one_preset(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``run steady`` and ``run --preset steady`` both work; one of them is required."""
+    if args.preset is not None and args.preset_arg is not None and args.preset != args.preset_arg:
+        parser.error(f"{args.command}: two presets given ({args.preset_arg!r} and --preset {args.preset!r}); give one")
+    args.preset = args.preset or args.preset_arg
+    if args.preset is None:
+        parser.error(f"{args.command}: a preset is required: {PROG} {args.command} NAME (see '{PROG} presets')")
 
 
 def _one_line(exc: BaseException) -> str:

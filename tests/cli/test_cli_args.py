@@ -45,6 +45,7 @@ def test_run_help_lists_options(capsys):
         ["frobnicate"],
         ["run"],
         ["compare", "--duration", "1"],
+        ["run", "steady", "--preset", "burst"],
         ["run", "--preset", "steady", "--duration", "abc"],
         ["run", "--preset", "steady", "--duration", "0"],
         ["run", "--preset", "steady", "--duration", "-1"],

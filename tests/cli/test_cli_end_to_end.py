@@ -87,6 +87,14 @@ def test_run_markdown_en(capsys, preset_file, tmp_path):
     assert "| Model | latency model: 2 ms + 0.1 ms per item" in out
 
 
+def test_the_preset_may_be_given_without_the_flag(capsys, preset_file):
+    code, out, err = _main(capsys, "run", str(preset_file))
+    assert code == 0, err
+    assert out.startswith("# clawlet-tui report: quick (optimized)")
+    code, _, err = _main(capsys, "run", str(preset_file), "--preset", str(preset_file))  # the same one twice: fine
+    assert code == 0, err
+
+
 def test_run_json_zh_with_set(capsys, preset_file, tmp_path):
     target = tmp_path / "report.json"
     code, out, err = _main(
