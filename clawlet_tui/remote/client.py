@@ -288,11 +288,11 @@ class RemoteBackend:
         if self._session is None:
             raise BackendError(f"remote backend {self.url} is not started", kind="NotStarted")
         url = path if absolute else self.url + path
+        if headers is None and payload is not None:
+            headers = _JSON
         attempt = 0
         while True:
             try:
-                if headers is None and payload is not None:
-                    headers = _JSON
                 async with self._session.request(method, url, data=payload, headers=headers) as response:
                     return response.status, await response.read(), response.headers
             except aiohttp.ServerTimeoutError as exc:
