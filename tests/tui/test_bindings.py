@@ -143,6 +143,20 @@ async def test_config_editor_refuses_text_in_batch_size_then_applies(live_app: C
         assert config.batch_size == 16 and config.enable_cache is False
 
 
+async def test_config_editor_blas_threads_change_is_refused_and_nothing_changes(live_app: ClawletApp) -> None:
+    """The engine refuses a live blas_threads change; the editor's other edits are not applied either."""
+    async with live_app.run_test(size=SIZE) as pilot:
+        before = live_app.live.engine.config
+        await pilot.press("e")
+        editor = live_app.screen
+        editor.query_one("#field-blas_threads").value = "2"
+        editor.query_one("#field-batch_size").value = "32"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: any("blas_threads cannot change" in m for m in messages(live_app, "error")))
+        assert live_app.live.engine.config == before
+        assert live_app.is_running
+
+
 async def test_config_editor_escape_changes_nothing(live_app: ClawletApp) -> None:
     async with live_app.run_test(size=SIZE) as pilot:
         before = live_app.live.engine.config
