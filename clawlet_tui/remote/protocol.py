@@ -290,17 +290,41 @@ def encode_infer_response_binary(
 
 
 def wants_binary_output(request: Mapping[str, Any], output_name: str) -> bool:
-    """Whether a request asks for ``output_name`` as binary data (per output or for all)."""
+    """Whether a request asks for ``output_name`` as binary data (server side).
+
+    As in Triton: the output's own ``parameters.binary_data`` decides when it is given,
+    else the request's ``parameters.binary_data_output``, else JSON.  Raises
+    :class:`ProtocolError` if ``outputs`` names an output the model does not have, or a
+    flag is not a boolean, so a typo is a 400 rather than a silently ignored wish.
+    """
     params = request.get("parameters")
-    if isinstance(params, dict) and params.get("binary_data_output") is True:
-        return True
+    if params is not None and not isinstance(params, dict):
+        raise ProtocolError(f"request.parameters must be a JSON object, got {type(params).__name__}")
+    binary = _bool_param(params or {}, "binary_data_output", "request.parameters")
     outputs = request.get("outputs")
-    if isinstance(outputs, list):
-        for out in outputs:
-            if isinstance(out, dict) and out.get("name") == output_name:
-                out_params = out.get("parameters")
-                return isinstance(out_params, dict) and out_params.get("binary_data") is True
-    return False
+    if outputs is None:
+        return bool(binary)
+    if not isinstance(outputs, list):
+        raise ProtocolError(f"request.outputs must be a list, got {type(outputs).__name__}")
+    for i, out in enumerate(outputs):
+        where = f"request.outputs[{i}]"
+        name = _require_str(_require_object(out, where), "name", where)
+        if name != output_name:
+            raise ProtocolError(f"{where}.name is {name!r}; this model's output is {output_name!r}")
+        out_params = out.get("parameters")
+        if out_params is not None and not isinstance(out_params, dict):
+            raise ProtocolError(f"{where}.parameters must be a JSON object, got {type(out_params).__name__}")
+        own = _bool_param(out_params or {}, "binary_data", f"{where}.parameters")
+        if own is not None:
+            binary = own
+    return bool(binary)
+
+
+def _bool_param(params: Mapping[str, Any], key: str, where: str) -> bool | None:
+    value = params.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ProtocolError(f"{where}.{key} must be true or false, got {value!r}")
+    return value
 
 
 def decode_infer_response(

@@ -247,6 +247,7 @@ class InferenceServer:
         except ProtocolError as exc:
             return _error(400, f"request body: {exc}")
         batch = decode_infer_request(body, metadata.inputs[0], binary)
+        binary_out = wants_binary_output(body, OUTPUT_NAME)  # checked before any work is done
         if batch.shape[0] == 0:
             return web.json_response(
                 {"model_name": self.name, "outputs": [{"name": OUTPUT_NAME, "shape": [0], "datatype": FP32, "data": []}]}
@@ -260,7 +261,7 @@ class InferenceServer:
             )
         request_id = body.get("id") if isinstance(body.get("id"), str) else None
         try:
-            if wants_binary_output(body, OUTPUT_NAME):
+            if binary_out:
                 data, header_length = encode_infer_response_binary(self.name, OUTPUT_NAME, results, request_id=request_id)
                 return web.Response(
                     body=data,

@@ -125,8 +125,34 @@ def test_which_requests_want_binary_output() -> None:
     assert wants_binary_output({"parameters": {"binary_data_output": True}}, "y")
     assert wants_binary_output({"outputs": [{"name": "y", "parameters": {"binary_data": True}}]}, "y")
     assert not wants_binary_output({"outputs": [{"name": "y", "parameters": {"binary_data": False}}]}, "y")
-    assert not wants_binary_output({"outputs": [{"name": "z", "parameters": {"binary_data": True}}]}, "y")
+    assert not wants_binary_output({"outputs": [{"name": "y"}]}, "y")
     assert not wants_binary_output({"inputs": []}, "y")
+
+
+def test_an_outputs_own_binary_data_overrides_the_request_wide_flag() -> None:
+    # Triton's rule: "If binary_data is specified on an output it overrides this setting."
+    everything_binary = {"parameters": {"binary_data_output": True}}
+    assert not wants_binary_output({**everything_binary, "outputs": [{"name": "y", "parameters": {"binary_data": False}}]}, "y")
+    assert wants_binary_output({**everything_binary, "outputs": [{"name": "y"}]}, "y")
+    assert wants_binary_output({**everything_binary, "outputs": []}, "y")
+    assert wants_binary_output({"parameters": {"binary_data_output": False},
+                                "outputs": [{"name": "y", "parameters": {"binary_data": True}}]}, "y")
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        ({"outputs": [{"name": "z", "parameters": {"binary_data": True}}]}, "request.outputs[0].name is 'z'; this model's output is 'y'"),
+        ({"outputs": [{"parameters": {"binary_data": True}}]}, "request.outputs[0].name is missing"),
+        ({"outputs": {"name": "y"}}, "request.outputs must be a list"),
+        ({"outputs": [{"name": "y", "parameters": {"binary_data": "yes"}}]}, "binary_data must be true or false, got 'yes'"),
+        ({"outputs": [{"name": "y", "parameters": [1]}]}, "request.outputs[0].parameters must be a JSON object"),
+        ({"parameters": {"binary_data_output": 1}}, "request.parameters.binary_data_output must be true or false, got 1"),
+    ],
+)
+def test_a_malformed_output_request_says_what_is_wrong(request_, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        wants_binary_output(request_, "y")
 
 
 # -- the server -------------------------------------------------------------------------
@@ -189,15 +215,65 @@ async def test_the_server_answers_a_bad_header_length_with_400(mlp, server_confi
             assert message in (await r.json())["error"]
 
 
-async def test_the_server_answers_short_binary_data_with_400(mlp, server_config, http) -> None:
+@pytest.mark.parametrize(
+    ("rows_declared", "size_declared", "rows_sent", "message"),
+    [
+        (2, 2 * LAYERS[0] * 4, 1, f"binary_data_size is {2 * LAYERS[0] * 4}; only {LAYERS[0] * 4} bytes of binary data are left"),
+        (2, 2 * LAYERS[0] * 4 - 4, 2, f"binary_data_size is {2 * LAYERS[0] * 4 - 4}; shape [2, {LAYERS[0]}] of FP32 needs {2 * LAYERS[0] * 4} bytes"),
+        (1, LAYERS[0] * 4, 2, f"request body has {LAYERS[0] * 4} bytes of binary data that no tensor claims"),
+    ],
+)
+async def test_the_server_answers_malformed_binary_data_with_400(
+    mlp, server_config, http, rows_declared, size_declared, rows_sent, message
+) -> None:
     dim = LAYERS[0]
-    tensor = {"name": "input", "shape": [2, dim], "datatype": "FP32", "parameters": {"binary_data_size": 2 * dim * 4}}
+    tensor = {"name": "input", "shape": [rows_declared, dim], "datatype": "FP32",
+              "parameters": {"binary_data_size": size_declared}}
     header = json.dumps({"inputs": [tensor]}).encode()
+    data = np.ones((rows_sent, dim), "<f4").tobytes()
     async with running_server(mlp, engine_config=server_config) as server:
-        status, reply, _ = await _post(http, f"{server.url}/v2/models/{mlp.name}/infer", header + bytes(dim * 4), len(header))
+        status, reply, _ = await _post(http, f"{server.url}/v2/models/{mlp.name}/infer", header + data, len(header))
         assert server.stats.by_status[400] == 1
+        assert server.engine.snapshot().outcomes.submitted == 0  # refused before the model ran
     assert status == 400
-    assert f"only {dim * 4} bytes of binary data are left" in json.loads(reply)["error"]
+    assert message in json.loads(reply)["error"]
+
+
+async def test_the_server_refuses_an_unknown_requested_output(mlp, server_config, http) -> None:
+    x = mlp.make_input(0)[None, :]
+    tensor = {"name": "input", "shape": list(x.shape), "datatype": "FP32", "parameters": {"binary_data_size": x.nbytes}}
+    header = json.dumps({"inputs": [tensor], "outputs": [{"name": "logits", "parameters": {"binary_data": True}}]}).encode()
+    async with running_server(mlp, engine_config=server_config) as server:
+        status, reply, _ = await _post(http, f"{server.url}/v2/models/{mlp.name}/infer", header + x.tobytes(), len(header))
+        assert server.engine.snapshot().outcomes.submitted == 0  # refused before the model ran
+    assert status == 400
+    assert json.loads(reply)["error"] == "request.outputs[0].name is 'logits'; this model's output is 'output'"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "outputs", "binary_out"),
+    [
+        ({"binary_data_output": True}, None, True),
+        ({"binary_data_output": True}, [{"name": "output", "parameters": {"binary_data": False}}], False),
+        ({"binary_data_output": False}, [{"name": "output", "parameters": {"binary_data": True}}], True),
+    ],
+)
+async def test_the_server_follows_tritons_rule_for_binary_outputs(
+    mlp, server_config, http, parameters, outputs, binary_out
+) -> None:
+    x = np.stack([mlp.make_input(k) for k in range(2)])
+    request = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
+               "parameters": parameters}
+    if outputs is not None:
+        request["outputs"] = outputs
+    async with running_server(mlp, engine_config=server_config) as server:
+        status, reply, reply_length = await _post(http, f"{server.url}/v2/models/{mlp.name}/infer", json.dumps(request).encode(), None)
+    assert status == 200, reply
+    assert (reply_length is not None) == binary_out
+    head, binary = split_body(reply, reply_length)
+    assert ("data" in head["outputs"][0]) != binary_out
+    outputs_ = decode_infer_response(head, 2, "output", binary)
+    assert all(np.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in zip(outputs_, mlp.predict(list(x))))
 
 
 # -- the client -------------------------------------------------------------------------
@@ -302,3 +378,4 @@ async def test_a_binary_response_to_a_json_request_is_read_too(fake_v2) -> None:
         assert np.array_equal(np.stack(outputs), np.arange(16, dtype=np.float32).reshape(2, 8))
     finally:
         await backend.close()
+
