@@ -26,7 +26,10 @@ Guarantees:
   outputs, if the server lists ``binary_tensor_data`` among the ``extensions`` of its
   metadata (``GET /v2``: Triton and ``clawlet-tui serve`` do), and as JSON otherwise.
   ``binary=True`` / ``False`` forces either.  A response is read as binary whenever it
-  carries ``Inference-Header-Content-Length``, whatever was asked.
+  carries ``Inference-Header-Content-Length``, whatever was asked.  There is no silent
+  fallback: a server that rejects a forced binary request fails the batch with its HTTP
+  status, and the message says to use ``binary=False``.  Responses are asked for
+  uncompressed (``Accept-Encoding: identity``).
 * **No surprises from the wire.**  A malformed response raises
   ``BackendError(kind="BadResponse")``; nothing else escapes :meth:`run` but
   ``BackendError`` (and ``CancelledError``).
@@ -146,6 +149,7 @@ class RemoteBackend:
         self.binary_requested = binary
         #: whether batches travel as binary tensors (known once started)
         self.binary = bool(binary)
+        self._server_lists_binary = False
         self.slots = ConcurrencyController(max_connections)
         self.metadata: ModelMetadata | None = None
         self._input_spec: TensorSpec | None = None
@@ -172,6 +176,9 @@ class RemoteBackend:
         trace.on_connection_create_end.append(self._on_connection_created)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0),
+            # aiohttp offers gzip/deflate by default, and Triton then compresses every
+            # response: CPU on both sides for float32 data that barely shrinks
+            headers={"Accept-Encoding": "identity"},
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s, sock_read=self.read_timeout_s),
             trace_configs=[trace],
         )
@@ -183,9 +190,10 @@ class RemoteBackend:
                     kind="NotReady",
                 )
             server = await self._server_metadata()
+            extensions = server.get("extensions") if isinstance(server, dict) else None
+            self._server_lists_binary = isinstance(extensions, list) and BINARY_EXTENSION in extensions
             if self.binary_requested is None:
-                extensions = server.get("extensions") if isinstance(server, dict) else None
-                self.binary = isinstance(extensions, list) and BINARY_EXTENSION in extensions
+                self.binary = self._server_lists_binary
             name = self.model_name or await self._discover_model(server)
             path = f"/v2/models/{quote(name, safe='')}"
             status, body, _ = await self._request("GET", f"{path}/ready")
@@ -247,7 +255,10 @@ class RemoteBackend:
         finally:
             self.slots.release()
         if status != 200:
-            raise _http_error(status, body, "infer")
+            hint = ""
+            if self.binary and not self._server_lists_binary and 400 <= status < 500:
+                hint = _BINARY_HINT  # no silent fallback: say what was tried and how to turn it off
+            raise _http_error(status, body, "infer", hint)
         try:
             data, binary = split_body(body, reply_headers.get(HEADER_LENGTH))
         except ProtocolError as exc:
@@ -365,5 +376,11 @@ def _error_text(body: bytes) -> str:
     return f": {json.dumps(data)[:200]}"
 
 
-def _http_error(status: int, body: bytes, what: str) -> BackendError:
-    return BackendError(f"{what} failed with HTTP {status}{_error_text(body)}", kind=f"HTTP{status}")
+_BINARY_HINT = (
+    " (the request used the binary tensor data extension, which this server does not list in GET /v2;"
+    " if it does not support it, use binary=False for JSON tensors)"
+)
+
+
+def _http_error(status: int, body: bytes, what: str, hint: str = "") -> BackendError:
+    return BackendError(f"{what} failed with HTTP {status}{_error_text(body)}{hint}", kind=f"HTTP{status}")

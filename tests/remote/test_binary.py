@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 
@@ -333,6 +334,8 @@ def _binary_reply(header: dict, data: bytes, header_length: int | None = None):
 
 
 TWO_ROWS = np.arange(16, dtype="<f4").tobytes()
+ROWS_REPLY = {"model_name": MODEL, "outputs": [{"name": "y", "shape": [2, 8], "datatype": "FP32",
+                                               "parameters": {"binary_data_size": 64}}]}
 
 
 @pytest.mark.parametrize(
@@ -379,3 +382,63 @@ async def test_a_binary_response_to_a_json_request_is_read_too(fake_v2) -> None:
     finally:
         await backend.close()
 
+
+async def test_the_client_asks_for_uncompressed_responses(fake_v2) -> None:
+    # Triton gzips a response when the request offers gzip, which aiohttp does by default
+    seen: list[str | None] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Accept-Encoding"))
+        return await _binary_reply(ROWS_REPLY, TWO_ROWS)(request)
+
+    fake = await fake_v2(record, routes=[web.get("/v2", _server_meta(extensions=["binary_tensor_data"]))])
+    backend = RemoteBackend(fake.url, MODEL)
+    await backend.start()
+    try:
+        await backend.run([np.zeros(8, np.float32)] * 2, 5.0)
+        assert seen == ["identity"]
+    finally:
+        await backend.close()
+
+
+async def test_a_compressed_binary_response_is_read_after_decompression(fake_v2) -> None:
+    # as tritonclient does: Inference-Header-Content-Length counts in the decompressed body
+    async def gzipped(request: web.Request) -> web.Response:
+        head = json.dumps(ROWS_REPLY).encode()
+        return web.Response(
+            body=gzip.compress(head + TWO_ROWS), headers={HEADER_LENGTH: str(len(head)), "Content-Encoding": "gzip"}
+        )
+
+    fake = await fake_v2(gzipped)
+    backend = RemoteBackend(fake.url, MODEL, binary=True)
+    await backend.start()
+    try:
+        outputs = await backend.run([np.zeros(8, np.float32)] * 2, 5.0)
+        assert np.array_equal(np.stack(outputs), np.arange(16, dtype=np.float32).reshape(2, 8))
+    finally:
+        await backend.close()
+
+
+async def _refuse_binary(request: web.Request) -> web.Response:
+    """What a v2 server without the extension does with a binary body: it is not JSON."""
+    try:
+        await request.json()
+    except ValueError as exc:
+        return web.json_response({"error": f"failed to parse the request JSON buffer: {exc}"}, status=400)
+    return web.json_response({"error": "unexpected"}, status=500)
+
+
+@pytest.mark.parametrize(("extensions", "hinted"), [([], True), (["binary_tensor_data"], False)])
+async def test_a_refused_binary_request_is_reported_not_retried_as_json(fake_v2, extensions, hinted: bool) -> None:
+    fake = await fake_v2(_refuse_binary, routes=[web.get("/v2", _server_meta(extensions=extensions))])
+    backend = RemoteBackend(fake.url, MODEL, binary=True)
+    await backend.start()
+    try:
+        with pytest.raises(BackendError) as caught:
+            await backend.run([np.zeros(8, np.float32)] * 2, 5.0)
+        assert caught.value.kind == "HTTP400"
+        assert "failed to parse the request JSON buffer" in str(caught.value)
+        assert ("use binary=False for JSON tensors" in str(caught.value)) == hinted
+        assert fake.hits == 1
+    finally:
+        await backend.close()
