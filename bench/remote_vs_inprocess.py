@@ -13,6 +13,9 @@ every request is computed):
 
 and prints req/s of each and the ratio to in-process.  Both processes share this
 machine's cores, so the ratio is an upper bound on what a real network would give.
+It also times what one batch costs to put on the wire and take off it, both sides
+(request and response, :mod:`clawlet_tui.remote.protocol` plus ``json``), as JSON and as
+binary tensors, in this process: the part of the gap that the wire format decides.
 
     python bench/remote_vs_inprocess.py [--seconds 3] [--clients 64] [--layers 512,2048,512,2048,512]
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import sys
@@ -30,7 +34,16 @@ from typing import Any
 
 from clawlet_tui.engine import ClawletEngine, OptimizationConfig
 from clawlet_tui.models import MLPModel
-from clawlet_tui.remote import RemoteBackend
+from clawlet_tui.remote import RemoteBackend, TensorSpec
+from clawlet_tui.remote.protocol import (
+    decode_infer_request,
+    decode_infer_response,
+    encode_infer_request,
+    encode_infer_request_binary,
+    encode_infer_response,
+    encode_infer_response_binary,
+    split_body,
+)
 
 SERVER_CODE = """
 import sys
@@ -65,6 +78,33 @@ async def closed_loop(engine: ClawletEngine, model: Any, clients: int, seconds: 
         return sum(counts) / (time.perf_counter() - start)
     finally:
         await engine.stop()
+
+
+def codec_ms(model: MLPModel, batch: int, *, binary: bool, repeat: int = 20) -> float:
+    """Milliseconds to encode and decode one batch's request (its inputs) and response (the model's outputs)."""
+    items = [model.make_input(k) for k in range(batch)]
+    outputs = list(model.predict(items))
+    spec = TensorSpec("input", "FP32", (-1, *items[0].shape))
+
+    def round_trip() -> None:
+        if binary:
+            body, length = encode_infer_request_binary(items, "input", output_name="output")
+            header, data = split_body(body, str(length))
+            decode_infer_request(header, spec, data)
+            body, length = encode_infer_response_binary("m", "output", outputs)
+            header, data = split_body(body, str(length))
+            decode_infer_response(header, batch, "output", data)
+        else:
+            body = json.dumps(encode_infer_request(items, "input")).encode()
+            decode_infer_request(json.loads(body), spec)
+            body = json.dumps(encode_infer_response("m", "output", outputs)).encode()
+            decode_infer_response(json.loads(body), batch, "output")
+
+    round_trip()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        round_trip()
+    return (time.perf_counter() - start) / repeat * 1e3
 
 
 async def remote_run(
@@ -105,6 +145,7 @@ def main() -> int:
     print(f"# remote vs in-process: {model.describe()}")
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {sys.version.split()[0]}, "
           f"batch {args.batch}, {args.workers} workers, {args.clients} clients, {args.seconds:g} s per point\n")
+    json_ms, binary_ms = codec_ms(model, args.batch, binary=False), codec_ms(model, args.batch, binary=True)
     local = asyncio.run(closed_loop(ClawletEngine(config, model), model, args.clients, args.seconds))
     remote_json, _ = asyncio.run(remote_run(args, config, l2, binary=False))
     remote, snap = asyncio.run(remote_run(args, config, l2, binary=True))
@@ -116,6 +157,8 @@ def main() -> int:
     print(f"| remote, binary tensors, same config | {remote:,.0f} | {remote / local:.2f} |")
     print(f"| remote, binary, client max_concurrent {args.workers * 4} (more batches in flight) | {remote_deep:,.0f} | "
           f"{remote_deep / local:.2f} |")
+    print(f"\nwire format, one batch of {args.batch} encoded and decoded, request and response: "
+          f"JSON {json_ms:.1f} ms, binary {binary_ms:.2f} ms ({json_ms / binary_ms:,.0f}x)")
     pool = snap.pool
     print(f"\nremote pool: {pool.size} slots, {pool.created} connections opened, {pool.waits} waits, "
           f"{pool.discarded} reconnects; mean client batch {snap.batches.mean_size:.1f}")
