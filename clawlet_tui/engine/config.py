@@ -17,7 +17,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import InitVar, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,10 @@ class OptimizationConfig:
     batch_size: int = 4
     #: longest a request waits for its batch to fill, measured from the batch's first request
     batch_timeout_s: float = 0.05
+    #: when a batch leaves: "adaptive" (at once when a worker is free, waiting only when the
+    #: fitted cost model predicts a throughput gain), "eager" (at once, never waits) or
+    #: "timeout" (the seed's: when full or after ``batch_timeout_s``); see engine/batcher.py
+    batch_policy: str = "adaptive"
     #: entries in the in-memory LRU cache (0 disables L1)
     l1_cache_size: int = 100
     #: time-to-live of cache entries, both levels
@@ -82,10 +86,23 @@ class OptimizationConfig:
     enable_l2: bool = True
     #: on a failed batch, retry it split in halves so only the bad requests fail
     isolate_failures: bool = True
+    #: reject a request at once when the fitted cost model shows it cannot finish within
+    #: ``request_timeout_s`` behind the queue ahead of it (instead of timing out later)
+    shed_late: bool = True
     #: BLAS threads per worker; 1 avoids oversubscription when several workers compute at once
     blas_threads: int = 1
+    #: the seed's spelling of ``batch_timeout_s`` (``OptimizationConfig(batch_timeout=0.05)``)
+    batch_timeout: InitVar[float | None] = None
+    #: the seed's spelling of ``cache_ttl_s``
+    cache_ttl: InitVar[float | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, batch_timeout: float | None, cache_ttl: float | None) -> None:
+        # The seed's own example (``OptimizationConfig(batch_size=4, batch_timeout=0.05,
+        # cache_ttl=3600, ...)``) runs verbatim: its spellings set the ``_s`` fields.
+        if batch_timeout is not None:
+            object.__setattr__(self, "batch_timeout_s", batch_timeout)
+        if cache_ttl is not None:
+            object.__setattr__(self, "cache_ttl_s", cache_ttl)
         _validate(self)
 
     # -- construction -------------------------------------------------------------------
@@ -163,6 +180,7 @@ BASELINE: dict[str, Any] = dict(batch_size=1, enable_batching=False, enable_cach
 _RULES: dict[str, tuple[type, float | None, float | None, bool]] = {
     "batch_size": (int, 1, 4096, False),
     "batch_timeout_s": (float, 0.0, 60.0, False),
+    "batch_policy": (str, None, None, False),
     "l1_cache_size": (int, 0, 10_000_000, False),
     "cache_ttl_s": (float, 0.001, 10 * 365 * 86400.0, False),
     "max_memory_usage": (float, 0.01, 1.0, False),
@@ -178,9 +196,15 @@ _RULES: dict[str, tuple[type, float | None, float | None, bool]] = {
     "enable_cache": (bool, None, None, False),
     "enable_l2": (bool, None, None, False),
     "isolate_failures": (bool, None, None, False),
+    "shed_late": (bool, None, None, False),
     "blas_threads": (int, 1, 256, False),
 }
 assert set(_RULES) == _FIELD_NAMES
+
+#: string fields that take one of a fixed set of values
+CHOICES: dict[str, tuple[str, ...]] = {
+    "batch_policy": ("adaptive", "eager", "timeout"),
+}
 
 
 def _validate(config: OptimizationConfig) -> None:
@@ -215,6 +239,8 @@ def _validate(config: OptimizationConfig) -> None:
             raise ConfigError(f"{name} must be >= {bound(low)}, got {value!r}", field=name)
         if high is not None and value > high:
             raise ConfigError(f"{name} must be <= {bound(high)}, got {value!r}", field=name)
+        if name in CHOICES and value not in CHOICES[name]:
+            raise ConfigError(f"{name} must be one of {', '.join(CHOICES[name])}, got {value!r}", field=name)
     if config.l2_cache_dir is not None and not config.l2_cache_dir.strip():
         raise ConfigError("l2_cache_dir must not be empty", field="l2_cache_dir")
 

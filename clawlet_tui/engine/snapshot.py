@@ -41,6 +41,9 @@ class Outcomes:
     cancelled: int = 0
     #: failures and rejections by error class name, e.g. ``{"BackendError": 3}``
     errors_by_kind: tuple[tuple[str, int], ...] = ()
+    #: the first message seen for each kind in ``errors_by_kind``, ``((kind, message), ...)``;
+    #: a model's exception keeps its own text and the last traceback frame in the model's file
+    first_errors: tuple[tuple[str, str], ...] = ()
 
     @property
     def finished(self) -> int:
@@ -73,6 +76,20 @@ class BatchStats:
     compute: LatencyStats = field(default_factory=LatencyStats)
     #: batches re-run split in halves after a failure (poison isolation)
     splits: int = 0
+    #: the batch policy in force ("adaptive", "eager" or "timeout"; see engine/batcher.py)
+    policy: str = "adaptive"
+    #: why batches left the queue, ``((reason, count), ...)`` in the order of
+    #: :data:`~clawlet_tui.engine.batcher.DISPATCH_REASONS`: "full", "worker_free",
+    #: "wait_expired", "predicted_gain"
+    dispatch_reasons: tuple[tuple[str, int], ...] = ()
+    #: fitted batch cost ``a + b*n``: fixed cost per batch and cost per item, in ms
+    #: (None until enough batches of different sizes were measured)
+    cost_a_ms: float | None = None
+    cost_b_ms: float | None = None
+    #: batches the cost model was fitted on (the last ones, bounded)
+    cost_samples: int = 0
+    #: requests rejected at once because they could not finish within ``request_timeout_s``
+    shed: int = 0
 
 
 @dataclass(frozen=True)
@@ -194,6 +211,9 @@ class MetricsSnapshot:
     window_throughput_rps: float = 0.0
     total_throughput_rps: float = 0.0
     window_latency: LatencyStats = field(default_factory=LatencyStats)
+    #: the window's latency distribution on log-spaced buckets, ``((low_ms, high_ms, count), ...)``
+    #: for the non-empty range (empty buckets between the first and last are kept)
+    window_latency_histogram: tuple[tuple[float, float, int], ...] = ()
     total_latency: LatencyStats = field(default_factory=LatencyStats)
     batches: BatchStats = field(default_factory=BatchStats)
     cache: CacheStats = field(default_factory=CacheStats)

@@ -193,6 +193,8 @@ REFERENCE = {
     "enable_cache": ("bool", None, None, False),
     "enable_l2": ("bool", None, None, False),
     "isolate_failures": ("bool", None, None, False),
+    "shed_late": ("bool", None, None, False),
+    "batch_policy": ("choice", None, None, False),
     "blas_threads": ("int", 1, 256, False),
 }
 
@@ -205,6 +207,8 @@ def reference_ok(name: str, value) -> bool:
         return type(value) is bool
     if kind == "str":
         return isinstance(value, str) and value.strip() != ""
+    if kind == "choice":
+        return value in ("adaptive", "eager", "timeout")
     if isinstance(value, bool):
         return False
     if kind == "int" and not isinstance(value, int):
@@ -223,6 +227,7 @@ values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=0.0, max_value=2.0),
     st.text(max_size=4),
+    st.sampled_from(["adaptive", "eager", "timeout", "Adaptive"]),
     st.lists(st.integers(), max_size=2),
 )
 
