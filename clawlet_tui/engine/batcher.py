@@ -1,28 +1,61 @@
 """DynamicBatcher: groups queued requests into batches of up to ``batch_size``.
 
-A batch is dispatched as soon as it holds ``batch_size`` live requests, or when
-``batch_timeout_s`` has passed since its *first* request was queued, whichever comes
-first (Triton's ``max_queue_delay`` semantics).  Before it forms a batch the loop waits
-for a free execution slot (``ready``), so while every worker is busy requests keep
-accumulating and the next batch leaves fuller: batching adapts to load by itself.
+When a batch leaves depends on ``policy`` (the config's ``batch_policy``):
+
+``"adaptive"`` (default) is work-conserving: no worker idles while requests wait.  As soon
+as the loop holds a free execution slot (``ready``) it dispatches what is queued, up to
+``batch_size``, sharing the queue evenly with the other idle workers (``idle_workers``)
+so two free workers compute two half batches at once rather than one full one.  While
+every worker is busy, requests pile up and the next batch leaves fuller: batches grow
+with load by themselves, as in Triton with ``max_queue_delay`` 0.  On top of that the
+loop waits for the *next* arrival, but only when its online cost model
+(:mod:`.cost_model`, batch time ≈ a + b·n fitted from measured batches) predicts the wait
+pays: every other worker is busy, the arrival rate is above what the workers can serve
+at the current batch size (``λ·(a + b·n) > n·workers``), and one more arrival in the
+batch saves more than it costs (``λ·a > n``).  No wait ever lasts past
+``batch_timeout_s`` after the batch's first request was queued.
+
+``"eager"`` is the same without the predicted waits: it never waits.
+
+``"timeout"`` is the seed's behaviour, kept for comparison: a batch leaves when it holds
+``batch_size`` requests or ``batch_timeout_s`` after its first request was queued,
+whatever the workers are doing.
+
+Every batch is counted under the reason it left (:data:`DISPATCH_REASONS`): ``full``,
+``worker_free`` (dispatched at once to a free worker), ``wait_expired`` (a wait reached
+``batch_timeout_s``) or ``predicted_gain`` (after a wait the cost model chose).
+
+Shedding (``shed_late``): a request that cannot finish within ``request_timeout_s`` even
+on an optimistic reading of the fitted cost (every batch ahead of it full, every worker
+computing) is rejected at once with :class:`PredictedLate` instead of waiting to time out.
 
 Bounds and ordering: at most ``max_queue_size`` live requests wait; past that
 :meth:`submit` raises :class:`RejectedError` at once.  Requests leave the queue in
 arrival order.  A request whose future was cancelled (caller timed out or gave up)
-is skipped and frees its queue slot immediately.  ``batch_size``, ``batch_timeout_s``
-and ``max_queue_size`` are plain attributes read on every iteration, so they can be
-changed while the loop runs.
+is skipped and frees its queue slot immediately.  ``batch_size``, ``batch_timeout_s``,
+``policy`` and ``max_queue_size`` are plain attributes read on every iteration, so they
+can be changed while the loop runs (call :meth:`wake` after a change).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .errors import RejectedError
+from .cost_model import ArrivalRate, BatchCostModel
+from .errors import PredictedLate, RejectedError
+
+#: why a batch left the queue, in the order snapshots and reports list them
+DISPATCH_REASONS: tuple[str, ...] = ("full", "worker_free", "wait_expired", "predicted_gain")
+#: the values of ``batch_policy``
+POLICIES: tuple[str, ...] = ("adaptive", "eager", "timeout")
+#: shedding trusts the fitted cost only this far: a request is shed when even this
+#: fraction of the optimistic estimate is past its deadline
+_SHED_MARGIN = 0.8
 
 
 class Request:
@@ -52,6 +85,12 @@ class Request:
 
 
 class DynamicBatcher:
+    """Forms batches from a FIFO queue under one of :data:`POLICIES`; one loop, owned here.
+
+    The loop holds one execution slot (``ready`` / ``release``) while it forms a batch and
+    hands the batch and the slot to ``dispatch``.
+    """
+
     def __init__(
         self,
         dispatch: Callable[[list[Request]], None],
@@ -59,16 +98,28 @@ class DynamicBatcher:
         batch_size: int,
         batch_timeout_s: float,
         max_queue_size: int,
+        policy: str = "adaptive",
         ready: Callable[[], Awaitable[None]] | None = None,
         release: Callable[[], None] | None = None,
+        idle_workers: Callable[[], int] | None = None,
+        workers: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
         self.batch_size = batch_size
         self.batch_timeout_s = batch_timeout_s
         self.max_queue_size = max_queue_size
+        self.policy = policy
+        #: per-request deadline shedding works against (None: no shedding)
+        self.request_timeout_s: float | None = None
+        self.shed_late = False
         self._dispatch = dispatch
         self._ready = ready
         self._release = release
+        #: free execution slots besides the one this loop holds
+        self._idle_workers = idle_workers or (lambda: 0)
+        self._workers = workers or (lambda: 1)
         self._clock = clock
         self._queue: deque[Request] = deque()
         self._live = 0
@@ -76,6 +127,12 @@ class DynamicBatcher:
         self._dispatched = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.batches_formed = 0
+        #: batch compute time against size, fed by the engine with every measured batch
+        self.cost = BatchCostModel()
+        self.arrivals = ArrivalRate()
+        self.dispatch_counts: dict[str, int] = dict.fromkeys(DISPATCH_REASONS, 0)
+        #: requests refused as predicted late
+        self.shed = 0
 
     # -- queue --------------------------------------------------------------------------
 
@@ -85,10 +142,21 @@ class DynamicBatcher:
         return self._live
 
     def submit(self, payload: Any) -> Request:
-        """Queue ``payload``; the returned request's future resolves with its outcome."""
+        """Queue ``payload``; the returned request's future resolves with its outcome.
+
+        Raises :class:`RejectedError` when the queue is full, :class:`PredictedLate` when
+        shedding is on and the request cannot meet its deadline.
+        """
         if self._live >= self.max_queue_size:
             raise RejectedError(f"queue full ({self.max_queue_size} waiting)")
-        request = Request(payload, asyncio.get_running_loop().create_future(), self._clock(), self)
+        now = self._clock()
+        self.arrivals.arrived(now)
+        if self.shed_late and self.request_timeout_s is not None and self._live:
+            late = self._predicted_late(self.request_timeout_s)
+            if late is not None:
+                self.shed += 1
+                raise PredictedLate(late)
+        request = Request(payload, asyncio.get_running_loop().create_future(), now, self)
         # Only cancellation, a timeout or a forced failure on stop finish a queued request.
         request.future.add_done_callback(request)
         self._queue.append(request)
@@ -96,6 +164,26 @@ class DynamicBatcher:
         if not self._arrived.is_set():
             self._arrived.set()
         return request
+
+    def _predicted_late(self, timeout_s: float) -> str | None:
+        """Why a request queued now cannot finish within ``timeout_s``, or None if it may.
+
+        The estimate is a lower bound: the queue ahead of it in full batches, spread over
+        every worker at once, ignoring the batches already computing.
+        """
+        fit = self.cost.fit()
+        if fit is None:
+            return None
+        items = self._live + 1
+        batch = max(self.batch_size, 1)
+        rounds = math.ceil(math.ceil(items / batch) / max(self._workers(), 1))
+        earliest = (rounds - 1) * fit.seconds(batch) + fit.seconds(1)
+        if earliest * _SHED_MARGIN <= timeout_s:
+            return None
+        return (
+            f"predicted late: {self._live} queued ahead need at least {earliest:.3g} s "
+            f"(batch cost {fit.a_s * 1000:.3g} + {fit.b_s * 1000:.3g}·n ms), deadline {timeout_s:g} s"
+        )
 
     def _unqueue(self, request: Request) -> None:
         if request.queued:
@@ -112,12 +200,21 @@ class DynamicBatcher:
                 return request
         return None
 
+    def _take(self, batch: list[Request], limit: int) -> None:
+        while len(batch) < limit and (request := self._pop_live()) is not None:
+            batch.append(request)
+
     def drain_queue(self) -> list[Request]:
         """Remove and return every live queued request (used on stop)."""
-        out = []
+        out: list[Request] = []
         while (request := self._pop_live()) is not None:
             out.append(request)
         return out
+
+    def reset_counters(self) -> None:
+        """Zero the dispatch reasons and the shed count (the cost model is kept: it is a model)."""
+        self.dispatch_counts = dict.fromkeys(DISPATCH_REASONS, 0)
+        self.shed = 0
 
     # -- loop ---------------------------------------------------------------------------
 
@@ -139,17 +236,18 @@ class DynamicBatcher:
             if self._ready is not None:
                 await self._ready()
             try:
-                batch = await self._form_batch()
+                batch, reason = await self._form_batch()
             except BaseException:
                 if self._release is not None:
                     self._release()
                 raise
             self.batches_formed += 1
+            self.dispatch_counts[reason] += 1
             self._dispatch(batch)
             self._dispatched.set()
 
     def wake(self) -> None:
-        """Re-read the settings now (after a change of batch size or timeout)."""
+        """Re-read the settings now (after a change of batch size, timeout or policy)."""
         self._arrived.set()
 
     async def wait_dispatched(self) -> None:
@@ -157,25 +255,80 @@ class DynamicBatcher:
         self._dispatched.clear()
         await self._dispatched.wait()
 
-    async def _form_batch(self) -> list[Request]:
+    async def _form_batch(self) -> tuple[list[Request], str]:
         first = self._pop_live()
         while first is None:
             self._arrived.clear()
             await self._arrived.wait()
             first = self._pop_live()
+        if self.policy == "timeout":
+            return await self._fill_or_expire(first)
+        return await self._work_conserving(first, may_wait=self.policy == "adaptive")
+
+    async def _fill_or_expire(self, first: Request) -> tuple[list[Request], str]:
+        """The seed's rule: leave when full, or ``batch_timeout_s`` after the first request."""
         batch = [first]
         deadline = first.enqueued_at + self.batch_timeout_s
         while len(batch) < self.batch_size:
-            request = self._pop_live()
-            if request is not None:
-                batch.append(request)
-                continue
+            self._take(batch, self.batch_size)
+            if len(batch) >= self.batch_size:
+                break
             remaining = deadline - self._clock()
             if remaining <= 0:
-                break
+                return batch, "wait_expired" if self.batch_timeout_s > 0 else "worker_free"
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
+                return batch, "wait_expired"
+            if self.policy != "timeout":  # switched while this batch waited: stop waiting
+                self._take(batch, self.batch_size)
+                return batch, "full" if len(batch) >= self.batch_size else "worker_free"
+        return batch, "full"
+
+    async def _work_conserving(self, first: Request, *, may_wait: bool) -> tuple[list[Request], str]:
+        """Dispatch now what this worker's share of the queue is; wait only where it pays."""
+        batch = [first]
+        share = math.ceil((1 + self._live) / (1 + self._idle_workers()))
+        self._take(batch, min(self.batch_size, share))
+        waited = False
+        while may_wait and len(batch) < self.batch_size and not self._live and not self._idle_workers():
+            wait_s, capped = self._worthwhile_wait(len(batch), first.enqueued_at)
+            if wait_s is None:
                 break
-        return batch
+            waited = True
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), wait_s)
+            except TimeoutError:
+                if capped:
+                    return batch, "wait_expired"
+                break  # the arrival the model expected did not come: go now
+            self._take(batch, self.batch_size)
+        if len(batch) >= self.batch_size:
+            return batch, "full"
+        return batch, "predicted_gain" if waited else "worker_free"
+
+    def _worthwhile_wait(self, n: int, first_enqueued_at: float) -> tuple[float | None, bool]:
+        """How long to wait for the next arrival, and whether ``batch_timeout_s`` caps it.
+
+        (None, False) when waiting does not pay: the model is not fitted yet, the workers
+        keep up with arrivals at batch size ``n`` (dispatching now costs no throughput,
+        only waiting would cost latency), or one more request saves less than it costs.
+        """
+        fit = self.cost.fit()
+        if fit is None:
+            return None, False
+        now = self._clock()
+        rate = self.arrivals.per_s(now)
+        if rate <= 0.0 or math.isinf(rate):
+            return None, False
+        if rate * fit.seconds(n) <= n * max(self._workers(), 1):
+            return None, False
+        if rate * fit.a_s <= n:
+            return None, False
+        remaining = first_enqueued_at + self.batch_timeout_s - now
+        if remaining <= 0:
+            return None, False
+        expected = 2.0 / rate  # the next arrival, with room for Poisson spread
+        return (remaining, True) if remaining <= expected else (expected, False)

@@ -26,16 +26,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sysconfig
 import time
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .backend import Backend, InProcessBackend
-from .batcher import DynamicBatcher, Request
+from .batcher import DISPATCH_REASONS, DynamicBatcher, Request
 from .cache import MISSING, DiskStore, Flight, LRUCache, MultiLevelCache
 from .concurrency import ConcurrencyController
 from .config import OptimizationConfig
@@ -43,7 +47,7 @@ from .deadlines import Deadlines
 from .errors import BackendError, ClawletError, ConfigError, EngineStopped, RejectedError, RequestTimeout
 from .memory import GCResult, MemoryOptimizer
 from .monitor import PerformanceMonitor
-from .snapshot import CacheLevelStats, CacheStats, ConcurrencyStats, EngineEvent, MetricsSnapshot
+from .snapshot import BatchStats, CacheLevelStats, CacheStats, ConcurrencyStats, EngineEvent, MetricsSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +94,39 @@ async def _after_a_turn(value: Any) -> Any:
     return value
 
 
+_OWN_FILES = str(Path(__file__).resolve().parent.parent)
+_LIBRARY_DIRS = tuple({sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def where_raised(exc: BaseException) -> str:
+    """`` (mymodel.py:12 in predict)``: the last traceback frame in the user's code.
+
+    Frames in clawlet itself, the standard library and installed packages (numpy, ...)
+    are skipped, so a model that fails inside numpy still points at its own line.
+    Empty when no such frame exists.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        path = str(Path(frame.filename).resolve()) if frame.filename and not frame.filename.startswith("<") else ""
+        if not path or path.startswith(_OWN_FILES) or path.startswith(_LIBRARY_DIRS):
+            continue
+        return f" ({Path(path).name}:{frame.lineno} in {frame.name})"
+    return ""
+
+
 def _expire(future: asyncio.Future[Any], timeout_s: float) -> None:
     future.set_exception(RequestTimeout(f"no result within {timeout_s:g} s"))
 
 
 class ClawletEngine:
+    """The seed's optimized inference engine: cache, batcher, workers and monitor around a model.
+
+    A library user builds one with a config and a model (or a :class:`Backend`), awaits
+    :meth:`start`, awaits :meth:`submit` per request, reads :meth:`snapshot` and changes
+    the config live with :meth:`update` / :meth:`reconfigure`.  See the module docstring
+    for what is guaranteed.
+    """
+
     def __init__(
         self,
         config: OptimizationConfig | None = None,
@@ -130,10 +162,15 @@ class ClawletEngine:
             batch_size=config.effective_batch_size,
             batch_timeout_s=self._batch_timeout(config),
             max_queue_size=config.max_queue_size,
+            policy=config.batch_policy,
             ready=self._concurrency.acquire,
             release=lambda: self._concurrency.release(completed=False),
+            idle_workers=self._idle_workers,
+            workers=lambda: self._concurrency.limit,
             clock=clock,
         )
+        self._batcher.request_timeout_s = config.request_timeout_s
+        self._batcher.shed_late = config.shed_late
         self._memory = MemoryOptimizer(
             threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes, shrink=self._cache.l1.shrink
         )
@@ -149,6 +186,10 @@ class ClawletEngine:
         self._l2_reads = 0
         self._l2_wakeup: asyncio.Event | None = None
         self._stopped: asyncio.Event | None = None
+
+    def _idle_workers(self) -> int:
+        """Execution slots free besides the one the batcher holds while it forms a batch."""
+        return max(self._concurrency.limit - self._concurrency.busy, 0)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -273,20 +314,26 @@ class ClawletEngine:
             self.monitor.record_timeout()
             raise
         except RejectedError as exc:
-            self.monitor.record_rejected(type(exc).__name__)
+            self._first_error(self.monitor.record_rejected(type(exc).__name__, str(exc)), type(exc).__name__, exc)
             raise
         except BackendError as exc:
-            self.monitor.record_failure(exc.kind)
+            self._first_error(self.monitor.record_failure(exc.kind, str(exc)), exc.kind, exc)
             raise
         except ClawletError as exc:
-            self.monitor.record_failure(type(exc).__name__)
+            self._first_error(self.monitor.record_failure(type(exc).__name__, str(exc)), type(exc).__name__, exc)
             raise
         except Exception as exc:  # a bug below us: still one counted outcome
-            self.monitor.record_failure(type(exc).__name__)
-            raise BackendError(f"{type(exc).__name__}: {exc}", kind=type(exc).__name__) from exc
+            kind = type(exc).__name__
+            self._first_error(self.monitor.record_failure(kind, f"{kind}: {exc}"), kind, exc)
+            raise BackendError(f"{kind}: {exc}", kind=kind) from exc
         now = self.clock()
         self.monitor.record_success(now - started, now)
         return result
+
+    def _first_error(self, first: bool, kind: str, exc: BaseException) -> None:
+        """Log the first error of each kind, with its message, in the event log."""
+        if first:
+            self.log_event("error", f"first {kind}: {exc}")
 
     def _begin(self, payload: Any, key: Hashable | None) -> Awaitable[Any]:
         """Start serving one request; what the caller awaits for its outcome.
@@ -436,7 +483,10 @@ class ClawletEngine:
         try:
             outputs = await self._backend.run([r.payload for r in live], self._config.request_timeout_s)
             if len(outputs) != len(live):
-                raise BackendError(f"model returned {len(outputs)} outputs for {len(live)} inputs", kind="BadOutput")
+                raise BackendError(
+                    f"model {self._model_name()} returned {len(outputs)} outputs for a batch of {len(live)} inputs",
+                    kind="BadOutput",
+                )
         except Exception as exc:
             self.monitor.record_batch(len(live), waits, self.clock() - started)
             if self._config.isolate_failures and len(live) > 1 and not isinstance(exc, BackendError):
@@ -445,12 +495,17 @@ class ClawletEngine:
                 await self._run_batch(live[:middle], first_attempt=False)
                 await self._run_batch(live[middle:], first_attempt=False)
                 return
-            kind = exc.kind if isinstance(exc, BackendError) else type(exc).__name__
+            if isinstance(exc, BackendError):
+                kind, message = exc.kind, str(exc)
+            else:
+                kind, message = type(exc).__name__, f"{type(exc).__name__}: {exc}{where_raised(exc)}"
             for request in live:
                 if not request.future.done():
-                    request.future.set_exception(BackendError(f"{kind}: {exc}", kind=kind))
+                    request.future.set_exception(BackendError(message, kind=kind))
             return
-        self.monitor.record_batch(len(live), waits, self.clock() - started)
+        elapsed = self.clock() - started
+        self.monitor.record_batch(len(live), waits, elapsed)
+        self._batcher.cost.observe(len(live), elapsed)
         for request, output in zip(live, outputs):
             if not request.future.done():
                 request.future.set_result(output)
@@ -551,6 +606,9 @@ class ClawletEngine:
         if not changed:
             return
         self._batcher.batch_size = config.effective_batch_size
+        self._batcher.policy = config.batch_policy
+        self._batcher.request_timeout_s = config.request_timeout_s
+        self._batcher.shed_late = config.shed_late
         if self._state == "running":
             self._batcher.batch_timeout_s = self._batch_timeout(config)
         self._batcher.max_queue_size = config.max_queue_size
@@ -604,6 +662,7 @@ class ClawletEngine:
         self._cache.l2_bypassed = 0
         self._peak_executing = len(self._batch_tasks)
         self._concurrency.completed = 0
+        self._batcher.reset_counters()
         self.log_event("metrics", "metrics reset")
 
     def log_event(self, kind: str, message: str) -> None:
@@ -612,10 +671,27 @@ class ClawletEngine:
 
     # -- reading ------------------------------------------------------------------------
 
+    def _model_name(self) -> str:
+        return str(getattr(self.model, "name", self._backend.name))
+
+    def _batch_stats(self, measured: BatchStats) -> BatchStats:
+        """The monitor's batch figures plus the batcher's policy, dispatch reasons and cost fit."""
+        batcher = self._batcher
+        fit = batcher.cost.fit()
+        return replace(
+            measured,
+            policy=batcher.policy,
+            dispatch_reasons=tuple((reason, batcher.dispatch_counts[reason]) for reason in DISPATCH_REASONS),
+            cost_a_ms=fit.a_s * 1000.0 if fit is not None else None,
+            cost_b_ms=fit.b_s * 1000.0 if fit is not None else None,
+            cost_samples=len(batcher.cost),
+            shed=batcher.shed,
+        )
+
     def snapshot(self, events: int = 50) -> MetricsSnapshot:
+        """An immutable picture of everything the engine measures (what dashboards and reports read)."""
         monitor = self.monitor
         window = monitor.window()
-        throughput, window_latency, _, _ = window
         l2 = self._cache.l2
         cache = CacheStats(
             enabled=self._config.enable_cache,
@@ -640,15 +716,16 @@ class ClawletEngine:
             uptime_s=monitor.uptime(),
             running=self.running,
             mode=self.mode,
-            model_name=getattr(self.model, "name", self._backend.name),
+            model_name=self._model_name(),
             config=self._config,
             outcomes=monitor.outcomes(),
             window_s=monitor.window_s,
-            window_throughput_rps=throughput,
+            window_throughput_rps=window.throughput_rps,
             total_throughput_rps=monitor.total_throughput(),
-            window_latency=window_latency,
+            window_latency=window.latency,
+            window_latency_histogram=window.latency_histogram,
             total_latency=monitor.latency.stats(),
-            batches=monitor.batch_stats(window),
+            batches=self._batch_stats(monitor.batch_stats(window)),
             cache=cache,
             memory=self._memory.stats(),
             concurrency=concurrency,

@@ -39,6 +39,12 @@ class RejectedError(ClawletError):
     """The engine refused the request without running it (queue full, engine stopping)."""
 
 
+class PredictedLate(RejectedError):
+    """Refused at once: the fitted batch cost shows the request cannot finish within its
+    ``request_timeout_s`` behind the queue ahead of it (``shed_late``), so it is not left to
+    wait and time out."""
+
+
 class RequestTimeout(ClawletError, TimeoutError):
     """The request did not finish within its per-request timeout."""
 

@@ -14,6 +14,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,6 +27,9 @@ _BUCKETS = int(math.ceil(math.log(1_000_000.0 / _MIN_MS) / _LOG_GROWTH)) + 1
 # representative value of each bucket: its geometric centre
 _CENTRES = _MIN_MS * np.power(_GROWTH, np.arange(_BUCKETS) + 0.5)
 _PENDING_LIMIT = 4096
+#: the coarse buckets a histogram is shown in: log-spaced, this many per decade
+DISPLAY_BUCKETS_PER_DECADE = 8
+_DISPLAY_INDEX = np.floor(np.log10(_CENTRES / _MIN_MS) * DISPLAY_BUCKETS_PER_DECADE).astype(np.int64)
 
 
 class LogHistogram:
@@ -146,11 +150,42 @@ class LogHistogram:
         index = int(np.searchsorted(cumulative, rank, side="right"))
         return float(min(max(_CENTRES[index], self.min), self.max))
 
+    def display_buckets(self) -> tuple[tuple[float, float, int], ...]:
+        """Counts on coarse log-spaced buckets, ``((low_ms, high_ms, count), ...)``.
+
+        :data:`DISPLAY_BUCKETS_PER_DECADE` buckets per decade (each fine 1% bucket goes to
+        the coarse bucket holding its centre), from the first non-empty bucket to the
+        last; the empty ones between are kept so the shape is true.
+        """
+        if self.count == 0:
+            return ()
+        coarse = np.bincount(_DISPLAY_INDEX, weights=self.counts).astype(np.int64)
+        filled = np.flatnonzero(coarse)
+        out = []
+        for index in range(int(filled[0]), int(filled[-1]) + 1):
+            low = _MIN_MS * 10.0 ** (index / DISPLAY_BUCKETS_PER_DECADE)
+            high = _MIN_MS * 10.0 ** ((index + 1) / DISPLAY_BUCKETS_PER_DECADE)
+            out.append((low, high, int(coarse[index])))
+        return tuple(out)
+
     def stats(self) -> LatencyStats:
         if self.count == 0:
             return LatencyStats()
         p50, p90, p99 = self.percentiles((50.0, 90.0, 99.0))
         return LatencyStats(self.count, self.mean, p50, p90, p99, self.max)
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """The monitor's figures over its window (``window_s``): what the dashboard's panels show."""
+
+    throughput_rps: float
+    latency: LatencyStats
+    batches_per_s: float
+    #: mean size of the batches that ran in the window (0.0 if none)
+    mean_batch_size: float
+    #: latency distribution on coarse log-spaced buckets (see :meth:`LogHistogram.display_buckets`)
+    latency_histogram: tuple[tuple[float, float, int], ...]
 
 
 class _Second:
@@ -193,6 +228,8 @@ class PerformanceMonitor:
         self.timed_out = 0
         self.cancelled = 0
         self.errors_by_kind: Counter[str] = Counter()
+        #: first message seen per error kind (bounded: one per kind)
+        self.first_errors: dict[str, str] = {}
         self._latency = LogHistogram()
         self.queue_wait = LogHistogram()
         self.compute = LogHistogram()
@@ -233,13 +270,23 @@ class PerformanceMonitor:
         slot.completed += 1
         slot.latency.record(latency_s * 1000.0)
 
-    def record_failure(self, kind: str) -> None:
+    def record_failure(self, kind: str, message: str | None = None) -> bool:
+        """One failed request; True if it is the first of its kind (its message is kept)."""
         self.failed += 1
         self._error(kind)
+        return self._first(kind, message)
 
-    def record_rejected(self, kind: str = "RejectedError") -> None:
+    def record_rejected(self, kind: str = "RejectedError", message: str | None = None) -> bool:
+        """One rejected request; True if it is the first of its kind (its message is kept)."""
         self.rejected += 1
         self._error(kind)
+        return self._first(kind, message)
+
+    def _first(self, kind: str, message: str | None) -> bool:
+        if kind in self.first_errors or message is None:
+            return False
+        self.first_errors[kind] = message
+        return True
 
     def record_timeout(self) -> None:
         self.timed_out += 1
@@ -274,6 +321,7 @@ class PerformanceMonitor:
             timed_out=self.timed_out,
             cancelled=self.cancelled,
             errors_by_kind=tuple(sorted(self.errors_by_kind.items())),
+            first_errors=tuple(sorted(self.first_errors.items())),
         )
 
     def uptime(self) -> float:
@@ -292,8 +340,8 @@ class PerformanceMonitor:
         span = (now - self.started_at) - first
         return slots, max(span, 1e-9)
 
-    def window(self) -> tuple[float, LatencyStats, float, float]:
-        """(throughput req/s, latency, batches/s, mean batch size) over the window."""
+    def window(self) -> WindowStats:
+        """Throughput, latency and batching over the last ``window_s`` seconds."""
         now = self._clock()
         slots, span = self._window_slots(now)
         merged = LogHistogram()
@@ -303,7 +351,13 @@ class PerformanceMonitor:
             completed += slot.completed
             batches += slot.batches
             items += slot.batch_items
-        return completed / span, merged.stats(), batches / span, (items / batches if batches else 0.0)
+        return WindowStats(
+            throughput_rps=completed / span,
+            latency=merged.stats(),
+            batches_per_s=batches / span,
+            mean_batch_size=items / batches if batches else 0.0,
+            latency_histogram=merged.display_buckets(),
+        )
 
     def total_throughput(self) -> float:
         uptime = self.uptime()
@@ -329,10 +383,11 @@ class PerformanceMonitor:
             points.append(slot.point)
         return tuple(points)
 
-    def batch_stats(self, window: tuple[float, LatencyStats, float, float] | None = None) -> BatchStats:
+    def batch_stats(self, window: WindowStats | None = None) -> BatchStats:
         count = sum(self.batch_sizes.values())
         items = sum(size * n for size, n in self.batch_sizes.items())
-        _, _, batches_per_s, window_mean = window if window is not None else self.window()
+        window = window if window is not None else self.window()
+        batches_per_s, window_mean = window.batches_per_s, window.mean_batch_size
         return BatchStats(
             count=count,
             items=items,

@@ -1,4 +1,5 @@
-"""DynamicBatcher on its own: batch formation, bounds, cancellation, queue limit."""
+"""DynamicBatcher on its own under the seed's ``timeout`` policy: batch formation, bounds,
+cancellation, queue limit.  The work-conserving policies are in test_batch_policy.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from clawlet_tui.engine.errors import RejectedError
 class Harness:
     """A batcher whose dispatch records batches and answers each request with its payload."""
 
-    def __init__(self, *, batch_size: int, batch_timeout_s: float, max_queue_size: int = 1000, gated: bool = False):
+    def __init__(
+        self, *, batch_size: int, batch_timeout_s: float, max_queue_size: int = 1000, gated: bool = False,
+        policy: str = "timeout",
+    ):
         self.batches: list[list[object]] = []
         self.tokens: asyncio.Queue[None] | None = asyncio.Queue() if gated else None
         self.dispatched = asyncio.Event()
@@ -24,6 +28,7 @@ class Harness:
             batch_size=batch_size,
             batch_timeout_s=batch_timeout_s,
             max_queue_size=max_queue_size,
+            policy=policy,
             ready=self.ready if gated else None,
         )
 

@@ -128,7 +128,7 @@ async def test_cache_ttl_uses_the_engine_clock(make_engine, gates, clock):
 
 async def test_full_batch_dispatches_without_waiting_via_engine(make_engine, gates):
     gate = gates(double)
-    engine = await make_engine(gate.model(), batch_size=4, batch_timeout_s=60, enable_cache=False)
+    engine = await make_engine(gate.model(), batch_size=4, batch_timeout_s=60, enable_cache=False, batch_policy="timeout")
     results = await asyncio.wait_for(asyncio.gather(*(engine.submit(i) for i in range(4))), 5)
     assert results == [0, 2, 4, 6] and gate.sizes == [4]
     assert engine.snapshot().batches.size_histogram == ((4, 1),)
@@ -136,7 +136,7 @@ async def test_full_batch_dispatches_without_waiting_via_engine(make_engine, gat
 
 async def test_partial_batch_dispatches_after_the_timeout_via_engine(make_engine, gates):
     gate = gates(double)
-    engine = await make_engine(gate.model(), batch_size=8, batch_timeout_s=0.02, enable_cache=False)
+    engine = await make_engine(gate.model(), batch_size=8, batch_timeout_s=0.02, enable_cache=False, batch_policy="timeout")
     results = await asyncio.wait_for(asyncio.gather(*(engine.submit(i) for i in range(3))), 5)
     assert results == [0, 2, 4] and gate.sizes == [3]
 
@@ -334,7 +334,7 @@ async def test_drain_timeout_fails_leftovers_with_engine_stopped(make_engine, ga
     gate = gates(double, closed=True)
     engine = await make_engine(
         gate.model(), max_concurrent=1, batch_size=2, batch_timeout_s=60, enable_cache=enable_cache,
-        request_timeout_s=60,
+        request_timeout_s=60, batch_policy="timeout",
     )
     tasks = [asyncio.create_task(engine.submit(i)) for i in range(5)]
     await wait_until(lambda: gate.entered == 1 and engine.snapshot().concurrency.queue_depth == 3)

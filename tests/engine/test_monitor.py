@@ -110,7 +110,8 @@ def test_window_and_series_on_a_driven_clock():
     assert [p.throughput_rps for p in series] == [float(k + 1) for k in range(25)]
     assert series[3].p50_ms == pytest.approx(4.0, rel=0.01) and series[3].mean_ms == pytest.approx(4.0)
     assert series[-1].errors == 1 and series[-1].mean_batch_size == 25.0
-    throughput, latency, batches_per_s, mean_batch = m.window()
+    w = m.window()
+    throughput, latency, batches_per_s, mean_batch = w.throughput_rps, w.latency, w.batches_per_s, w.mean_batch_size
     # window: seconds 16..25 (25 is current and empty), span 25.5 - 16 = 9.5 s
     completed = sum(k + 1 for k in range(16, 25))
     assert throughput == pytest.approx(completed / 9.5)

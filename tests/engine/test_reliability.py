@@ -146,7 +146,7 @@ async def test_two_bad_inputs_in_a_batch_of_eight(make_engine, gates):
 
 async def test_without_isolation_the_whole_batch_fails(make_engine):
     model = FaultyModel(MLPModel((8, 16, 8)), poison_every=4)
-    engine = await make_engine(model, batch_size=4, batch_timeout_s=60, isolate_failures=False, enable_cache=False)
+    engine = await make_engine(model, batch_size=4, batch_timeout_s=60, isolate_failures=False, enable_cache=False, batch_policy="timeout")
     results = await asyncio.gather(*(engine.submit(model.make_input(k)) for k in range(4)), return_exceptions=True)
     assert all(isinstance(r, BackendError) for r in results)
     assert engine.snapshot().batches.splits == 0

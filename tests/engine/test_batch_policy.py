@@ -1,0 +1,422 @@
+"""The work-conserving batch policies ("adaptive", "eager"), the cost model and shedding.
+
+The batcher's decisions read a clock it is given; here it is driven by hand, and
+workers are slots the test holds and frees, so "idle", "busy" and "waited" are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from clawlet_tui.engine.batcher import DISPATCH_REASONS, DynamicBatcher
+from clawlet_tui.engine.config import OptimizationConfig
+from clawlet_tui.engine.cost_model import ArrivalRate, BatchCostModel
+from clawlet_tui.engine.errors import BackendError, PredictedLate, RejectedError
+from clawlet_tui.models.latency import LatencyModel
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Workers:
+    """``workers`` execution slots; a dispatched batch holds one until :meth:`finish`."""
+
+    def __init__(self, workers: int, *, policy: str = "adaptive", batch_size: int = 8, batch_timeout_s: float = 60.0):
+        self.limit = workers
+        self.busy = 0
+        self.clock = Clock()
+        self.running: list[list[object]] = []
+        self.batches: list[list[object]] = []
+        self.freed = asyncio.Event()
+        self.dispatched = asyncio.Event()
+        self.batcher = DynamicBatcher(
+            self.dispatch,
+            batch_size=batch_size,
+            batch_timeout_s=batch_timeout_s,
+            max_queue_size=1000,
+            policy=policy,
+            ready=self.ready,
+            idle_workers=lambda: self.limit - self.busy,
+            workers=lambda: self.limit,
+            clock=self.clock,
+        )
+
+    async def ready(self) -> None:
+        while self.busy >= self.limit:
+            self.freed.clear()
+            await self.freed.wait()
+        self.busy += 1
+
+    def dispatch(self, batch) -> None:
+        payloads = [r.payload for r in batch]
+        self.batches.append(payloads)
+        self.running.append(batch)
+        self.dispatched.set()
+
+    def finish(self) -> None:
+        """The oldest running batch completes: results out, slot free."""
+        batch = self.running.pop(0)
+        for r in batch:
+            r.future.set_result(r.payload)
+        self.busy -= 1
+        self.freed.set()
+
+    async def until_batches(self, n: int) -> None:
+        while len(self.batches) < n:
+            self.dispatched.clear()
+            await asyncio.wait_for(self.dispatched.wait(), 5)
+
+    def reasons(self) -> dict[str, int]:
+        return {k: v for k, v in self.batcher.dispatch_counts.items() if v}
+
+
+@pytest.fixture
+async def pool():
+    made: list[Workers] = []
+
+    def make(*args, **kwargs) -> Workers:
+        w = Workers(*args, **kwargs)
+        made.append(w)
+        w.batcher.start()
+        return w
+
+    yield make
+    for w in made:
+        await w.batcher.stop()
+
+
+@pytest.mark.parametrize("policy", ["adaptive", "eager"])
+async def test_an_idle_worker_takes_a_lone_request_at_once(pool, policy):
+    # batch_timeout_s is 60 s: under the seed's policy this request would wait a minute.
+    w = pool(1, policy=policy)
+    w.batcher.submit("a")
+    await w.until_batches(1)
+    assert w.batches == [["a"]] and w.reasons() == {"worker_free": 1}
+
+
+async def test_the_timeout_policy_still_waits_for_a_full_batch(pool):
+    w = pool(1, policy="timeout", batch_size=2)
+    w.batcher.submit("a")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert w.batches == [] and w.batcher.depth == 0  # taken, held for its batch to fill
+    w.batcher.submit("b")
+    await w.until_batches(1)
+    assert w.batches == [["a", "b"]] and w.reasons() == {"full": 1}
+
+
+async def test_while_every_worker_is_busy_requests_accumulate_into_the_next_batch(pool):
+    w = pool(1, batch_size=8)
+    w.batcher.submit(0)
+    await w.until_batches(1)
+    for i in range(1, 6):
+        w.batcher.submit(i)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(w.batches) == 1 and w.batcher.depth == 5
+    w.finish()
+    await w.until_batches(2)
+    assert w.batches[1] == [1, 2, 3, 4, 5]
+
+
+async def test_a_full_queue_leaves_in_full_batches(pool):
+    w = pool(1, batch_size=4)
+    w.batcher.submit(0)
+    await w.until_batches(1)
+    for i in range(1, 10):
+        w.batcher.submit(i)
+    w.finish()
+    await w.until_batches(2)
+    w.finish()
+    await w.until_batches(3)
+    assert w.batches == [[0], [1, 2, 3, 4], [5, 6, 7, 8]]
+    assert w.reasons() == {"worker_free": 1, "full": 2}
+
+
+async def test_idle_workers_share_the_queue(pool):
+    w = pool(2, batch_size=32)
+    for i in range(16):
+        w.batcher.submit(i)
+    await w.until_batches(2)
+    assert w.batches == [list(range(8)), list(range(8, 16))]
+
+
+async def test_policy_switch_is_read_by_the_running_loop(pool):
+    w = pool(1, policy="timeout", batch_size=4)
+    w.batcher.submit("a")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert w.batches == []
+    w.batcher.policy = "eager"
+    w.batcher.wake()
+    # the loop re-reads its settings and goes on waiting only under the timeout rule:
+    w.batcher.submit("b")
+    await w.until_batches(1)
+    assert w.batches[0][0] == "a"
+
+
+# -- waiting only where it pays ---------------------------------------------------------
+
+
+def fitted(a_s: float, b_s: float) -> BatchCostModel:
+    model = BatchCostModel()
+    for n in (1, 2, 4, 8, 16):
+        model.observe(n, a_s + b_s * n)
+    return model
+
+
+def batcher_with(cost: BatchCostModel, rate: float, clock: Clock, *, workers: int, timeout_s: float) -> DynamicBatcher:
+    b = DynamicBatcher(lambda batch: None, batch_size=64, batch_timeout_s=timeout_s, max_queue_size=10, workers=lambda: workers, clock=clock)
+    b.cost = cost
+    arrivals = ArrivalRate()
+    for k in range(200):
+        arrivals.arrived(clock.now - (200 - k) / rate)
+    b.arrivals = arrivals
+    return b
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    a=st.floats(0.0, 0.05),
+    b=st.floats(0.0, 0.005),
+    rate=st.floats(1.0, 100_000.0),
+    n=st.integers(1, 63),
+    workers=st.integers(1, 8),
+    timeout_s=st.floats(0.0, 0.2),
+    age_s=st.floats(0.0, 0.3),
+)
+def test_no_wait_passes_batch_timeout_and_waits_only_when_the_model_says_it_pays(a, b, rate, n, workers, timeout_s, age_s):
+    clock = Clock()
+    batcher = batcher_with(fitted(a, b), rate, clock, workers=workers, timeout_s=timeout_s)
+    wait_s, capped = batcher._worthwhile_wait(n, clock.now - age_s)
+    if wait_s is None:
+        return
+    fit = batcher.cost.fit()
+    measured_rate = batcher.arrivals.per_s(clock.now)
+    assert 0 < wait_s <= timeout_s - age_s + 1e-12
+    assert measured_rate * fit.seconds(n) > n * workers  # the workers cannot keep up at batch n
+    assert measured_rate * fit.a_s > n  # one more request saves more than it costs
+    assert capped == (wait_s == pytest.approx(timeout_s - age_s))
+
+
+def test_an_unfitted_model_never_waits():
+    clock = Clock()
+    b = batcher_with(BatchCostModel(), 10_000.0, clock, workers=1, timeout_s=1.0)
+    assert b._worthwhile_wait(1, clock.now) == (None, False)
+
+
+def test_a_high_fixed_cost_under_overload_waits_for_the_next_arrival():
+    clock = Clock()
+    b = batcher_with(fitted(0.010, 0.0001), 2000.0, clock, workers=1, timeout_s=0.05)
+    wait_s, capped = b._worthwhile_wait(2, clock.now)
+    assert wait_s == pytest.approx(2 / 2000.0, rel=0.05) and not capped
+
+
+# -- the cost model ---------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.floats(0.0, 0.1),
+    b=st.floats(0.0, 0.01),
+    sizes=st.lists(st.integers(1, 256), min_size=2, max_size=80),
+)
+def test_the_fit_recovers_a_known_line(a, b, sizes):
+    assume(len(set(sizes[-64:])) >= 2)
+    model = BatchCostModel(window=64)
+    for n in sizes:
+        model.observe(n, a + b * n)
+    fit = model.fit()
+    assert fit is not None
+    assert fit.a_s == pytest.approx(a, abs=1e-9)
+    assert fit.b_s == pytest.approx(b, abs=1e-9)
+    assert fit.samples == min(len(sizes), 64)
+
+
+def test_one_batch_size_cannot_be_fitted():
+    model = BatchCostModel()
+    for _ in range(10):
+        model.observe(4, 0.01)
+    assert model.fit() is None
+
+
+def test_the_fit_follows_the_last_window_only():
+    model = BatchCostModel(window=8)
+    for n in range(1, 9):
+        model.observe(n, 1.0 + 1.0 * n)
+    for n in range(1, 9):
+        model.observe(n, 0.002 + 0.001 * n)
+    fit = model.fit()
+    assert fit.a_s == pytest.approx(0.002) and fit.b_s == pytest.approx(0.001)
+
+
+def test_arrival_rate_tracks_gaps_and_falls_in_a_lull():
+    rate = ArrivalRate()
+    for k in range(500):
+        rate.arrived(k * 0.01)
+    assert rate.per_s(4.99) == pytest.approx(100.0, rel=0.01)
+    assert rate.per_s(4.99 + 1.0) == pytest.approx(1.0, rel=0.01)
+
+
+# -- shedding ---------------------------------------------------------------------------
+
+
+def best_case_finish(queued_ahead: int, batch: int, workers: int, a: float, b: float) -> float:
+    """The earliest the newest request can finish: FIFO, full batches, every worker free."""
+    free_at = [0.0] * workers
+    remaining = queued_ahead + 1
+    finish = 0.0
+    while remaining:
+        size = min(batch, remaining)
+        remaining -= size
+        k = free_at.index(min(free_at))
+        free_at[k] += a + b * size
+        finish = free_at[k]
+    return finish
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    a=st.floats(0.0, 0.05),
+    b=st.floats(0.0, 0.005),
+    queued=st.integers(1, 500),
+    batch=st.integers(1, 64),
+    workers=st.integers(1, 8),
+    timeout_s=st.floats(0.001, 2.0),
+)
+async def test_shedding_never_drops_a_request_that_could_meet_its_deadline(a, b, queued, batch, workers, timeout_s):
+    clock = Clock()
+    batcher = DynamicBatcher(lambda batch: None, batch_size=batch, batch_timeout_s=0.0, max_queue_size=10_000, workers=lambda: workers, clock=clock)
+    batcher.cost = fitted(a, b)
+    batcher.shed_late = True
+    batcher.request_timeout_s = timeout_s
+    for i in range(queued):
+        batcher._queue.append(_Queued())
+        batcher._live += 1
+    try:
+        batcher.submit("new")
+    except PredictedLate:
+        assert best_case_finish(queued, batch, workers, a, b) > timeout_s
+        assert batcher.shed == 1
+
+
+class _Queued:
+    queued = True
+
+
+async def test_shedding_rejects_at_once_what_cannot_finish_and_counts_it():
+    clock = Clock()
+    batcher = DynamicBatcher(lambda batch: None, batch_size=4, batch_timeout_s=0.0, max_queue_size=10_000, workers=lambda: 1, clock=clock)
+    batcher.cost = fitted(0.010, 0.001)  # a batch of 4 takes 14 ms
+    batcher.shed_late = True
+    batcher.request_timeout_s = 0.1
+    with pytest.raises(PredictedLate, match="predicted late"):
+        for i in range(100):  # 25 full batches would take 350 ms at best
+            batcher.submit(i)
+    assert best_case_finish(batcher.depth, 4, 1, 0.010, 0.001) > 0.1
+    assert batcher.shed == 1 and batcher.depth < 40
+    assert isinstance(PredictedLate("x"), RejectedError)
+
+
+# -- through the engine -----------------------------------------------------------------
+
+
+def test_the_seed_config_example_runs_verbatim():
+    config = OptimizationConfig(
+        batch_size=4, batch_timeout=0.05, l1_cache_size=100, cache_ttl=3600, max_memory_usage=0.7, max_concurrent=2
+    )
+    assert config.batch_timeout_s == 0.05 and config.cache_ttl_s == 3600.0 and config.max_concurrent == 2
+    assert config.replace(batch_size=8).batch_timeout_s == 0.05
+
+
+async def test_policy_switches_while_load_flows_lose_nothing(make_engine, accounted):
+    model = LatencyModel(fixed_ms=0.2, per_item_ms=0.01, dim=4)
+    engine = await make_engine(model, batch_size=8, batch_timeout_s=0.002, enable_cache=False, max_concurrent=2)
+    done = 0
+    switched = asyncio.Event()
+
+    async def client(k: int) -> None:
+        nonlocal done
+        for i in range(60):
+            await engine.submit(model.make_input(k * 1000 + i))
+            done += 1
+            if done % 40 == 0:
+                switched.set()
+
+    clients = asyncio.gather(*(client(k) for k in range(8)))
+    for policy in ["timeout", "eager", "adaptive", "timeout", "adaptive"]:
+        switched.clear()
+        await asyncio.wait_for(switched.wait(), 30)
+        engine.update(batch_policy=policy)
+    await asyncio.wait_for(clients, 60)
+    snap = engine.snapshot()
+    assert snap.outcomes.succeeded == 8 * 60 and snap.batches.policy == "adaptive"
+    assert sum(count for _, count in snap.batches.dispatch_reasons) == snap.batches.count
+    assert [reason for reason, _ in snap.batches.dispatch_reasons] == list(DISPATCH_REASONS)
+    accounted(engine)
+
+
+@pytest.mark.parametrize("fixed_ms,per_item_ms", [(2.0, 0.0), (1.0, 0.2), (0.0, 0.5)])
+async def test_accelerator_like_models_are_never_held_back_with_one_client(make_engine, fixed_ms, per_item_ms):
+    model = LatencyModel(fixed_ms=fixed_ms, per_item_ms=per_item_ms, dim=4)
+    engine = await make_engine(model, batch_size=32, batch_timeout_s=5.0, enable_cache=False)
+    for i in range(30):
+        await engine.submit(model.make_input(i))
+    reasons = dict(engine.snapshot().batches.dispatch_reasons)
+    assert reasons["worker_free"] == 30 and reasons["wait_expired"] == reasons["predicted_gain"] == 0
+
+
+async def test_the_cost_model_is_fitted_from_measured_batches(make_engine):
+    model = LatencyModel(fixed_ms=1.0, per_item_ms=0.2, dim=4)
+    engine = await make_engine(model, batch_size=16, enable_cache=False, max_concurrent=1)
+    assert engine.snapshot().batches.cost_a_ms is None
+    for size in (1, 4, 8, 16, 2):
+        await asyncio.gather(*(engine.submit(model.make_input(size * 100 + i)) for i in range(size)))
+    batches = engine.snapshot().batches
+    assert batches.cost_samples >= 2 and batches.cost_a_ms is not None and batches.cost_b_ms is not None
+    assert batches.cost_a_ms > 0 and batches.cost_b_ms > 0
+
+
+class Broken:
+    name = "broken"
+
+    def predict(self, batch):
+        raise ValueError("my model broke")
+
+
+class Short:
+    name = "short"
+
+    def predict(self, batch):
+        return list(batch)[:-1]
+
+
+async def test_a_failing_model_is_visible_with_its_own_message_once(make_engine):
+    engine = await make_engine(Broken(), enable_cache=False, isolate_failures=False)
+    for i in range(5):
+        with pytest.raises(BackendError):
+            await engine.submit(i)
+    snap = engine.snapshot()
+    (kind, message), = snap.outcomes.first_errors
+    assert kind == "ValueError" and "my model broke" in message
+    assert "test_batch_policy.py" in message and "in predict" in message
+    errors = [e for e in snap.events if e.kind == "error"]
+    assert len(errors) == 1 and "my model broke" in errors[0].message
+
+
+async def test_a_wrong_output_count_names_the_model_and_the_counts(make_engine):
+    engine = await make_engine(Short(), enable_cache=False, batch_size=4, batch_policy="timeout", max_concurrent=1)
+    results = await asyncio.gather(*(engine.submit(i) for i in range(4)), return_exceptions=True)
+    assert all(isinstance(r, BackendError) for r in results)
+    message = dict(engine.snapshot().outcomes.first_errors)["BadOutput"]
+    assert "short" in message and "3 outputs" in message and "batch of 4" in message
