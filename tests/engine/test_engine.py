@@ -313,7 +313,8 @@ def test_blas_threads_can_be_set_before_start():
 async def test_stop_drains_queued_requests_with_results(make_engine, gates, wait_until, accounted, enable_cache):
     gate = gates(double, closed=True)
     engine = await make_engine(
-        gate.model(), max_concurrent=1, batch_size=2, batch_timeout_s=60, enable_cache=enable_cache
+        gate.model(), max_concurrent=1, batch_size=2, batch_timeout_s=60, enable_cache=enable_cache,
+        batch_policy="timeout",
     )
     tasks = [asyncio.create_task(engine.submit(i)) for i in range(7)]
     await wait_until(lambda: gate.entered == 1 and engine.snapshot().concurrency.queue_depth == 5)

@@ -36,6 +36,7 @@ def config(tmp_path) -> "OptimizationConfig":
         l2_cache_dir=str(tmp_path / "l2"),
         max_concurrent=1,
         request_timeout_s=10.0,
+        batch_policy="timeout",  # batches that fill over time, as the comment above says
     )
 
 
