@@ -1,9 +1,13 @@
 """EngineHost: the live engine and its load generator run on their own event loop thread.
 
-The dashboard renders on Textual's loop; a full 160x48 frame costs tens of milliseconds of
-Python.  Sharing one loop, every frame would stall the engine and show up in its own P99
-(we measured ~60 ms P99 with the dashboard vs ~10 ms headless on the same load).  On a
-thread of its own the engine loop is at most one GIL switch interval (5 ms) behind.
+The dashboard renders on Textual's loop; a full 160x48 frame costs 100-150 ms of Python
+(layout and compositor, measured at 2 refreshes a second).  Sharing one loop, every
+frame would stall the engine and show up in its own P99 (we measured ~60 ms P99 with the
+dashboard vs ~10 ms headless on the same load).  On a thread of its own the engine loop
+waits at most one GIL switch interval for the GIL whenever it wakes while the UI thread
+runs Python; so do the model workers, each time a numpy call hands the GIL back.  Two
+things still stop every thread at once and a second thread cannot help with: the cyclic
+garbage collector (see :mod:`.gc_policy`) and C code that keeps the GIL.
 
 :class:`OnEngineThread` wraps the engine and the generator for the UI: a method call runs
 on the engine loop and returns its result (or raises its error) to the caller; a
@@ -23,8 +27,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: GIL switch interval while the engine has its own thread beside the UI
-SWITCH_INTERVAL_S = 0.0005
+#: GIL switch interval while the engine has its own thread beside the UI.  Python's 5 ms
+#: default put the dashboard's P99 at 37 ms (issue 4); 0.5 ms brought it to 20-27 ms once
+#: the collector was tamed (issue 13), 0.2 ms to 15-25 ms (headless in the same runs:
+#: 12.6-13.6 ms); 0.1 ms was no better.
+SWITCH_INTERVAL_S = 0.0002
 
 
 class EngineHost:
@@ -42,7 +49,8 @@ class EngineHost:
             return
         # The UI thread renders in long stretches of Python; by default another thread waits
         # up to 5 ms for the GIL at each hand-off, and a request crosses several (loop ->
-        # worker -> loop).  A shorter interval keeps the engine's latency close to headless.
+        # worker, each numpy call inside the model -> loop).  A shorter interval keeps the
+        # engine's latency close to headless.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         loop = asyncio.new_event_loop()

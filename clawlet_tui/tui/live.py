@@ -3,12 +3,14 @@
 The dashboard never touches engine internals; it reads :meth:`ClawletEngine.snapshot` and
 calls the handful of control methods this class wraps.  Ownership is plain:
 
-* :meth:`LiveRun.start` starts the engine, then the generator;
+* :meth:`LiveRun.start` starts the engine, freezes the process's start-up objects out of
+  the garbage collector's reach (:mod:`.gc_policy`: otherwise full collections over the
+  dashboard's objects stall the engine for 60-120 ms), then starts the generator;
 * :meth:`LiveRun.stop` stops the generator first (no new requests), then drains the
   engine (every pending request ends), and is safe to call twice;
 * :meth:`LiveRun.switch_preset` stops the current generator, reconfigures the engine with
-  the new preset's config (rebuilding the engine only if the preset names another model)
-  and starts a new generator.
+  the new preset's config (rebuilding the engine only if the preset names another model),
+  freezes again (so a dropped engine is collected) and starts a new generator.
 
 Unless the config names an ``l2_cache_dir``, the L2 disk cache lives in a temporary
 directory for this dashboard session (removed on stop), as in ``clawlet-tui run``: a
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.config import OptimizationConfig
+from . import gc_policy
 from .host import EngineHost, OnEngineThread
 
 #: a factory ``(config, model) -> engine``
@@ -135,6 +138,8 @@ class LiveRun:
         self.note = ""
         self.started = False
         self.stopped = False
+        #: this run holds a :func:`gc_policy.freeze` (released on stop)
+        self.gc_frozen = False
 
     @classmethod
     def from_preset(
@@ -191,6 +196,10 @@ class LiveRun:
     async def start(self) -> None:
         self.host.start()
         await self.engine.start()
+        # the quiet point after start-up: everything built so far (DOM, modules, model,
+        # engine) leaves the collector's reach before the first request is sent
+        if not self.gc_frozen:
+            self.gc_frozen = gc_policy.freeze()
         await self.generator.start()
         self.started = True
         self.log("load", f"preset {self.preset_name}: {self.describe_load()}")
@@ -207,6 +216,9 @@ class LiveRun:
                 await self.engine.stop()
             finally:
                 self.host.stop()
+                if self.gc_frozen:
+                    self.gc_frozen = False
+                    gc_policy.thaw()
                 if self.l2_dir is not None:
                     shutil.rmtree(self.l2_dir, ignore_errors=True)
 
@@ -261,6 +273,8 @@ class LiveRun:
             self.note = ""
         else:
             self.engine.reconfigure(config)
+        if self.gc_frozen:  # no load flows here: collect what the old load (or engine) left
+            gc_policy.refreeze()
         self.preset = preset
         self.target_rps = _profile_rate(preset.load)
         self.clients = getattr(preset.load, "concurrency", None)

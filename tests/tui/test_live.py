@@ -129,3 +129,72 @@ async def test_switching_to_a_preset_with_other_blas_threads_rebuilds_the_engine
         assert live_run.engine.config.blas_threads == 2 and applied[-1] == 2
     finally:
         await live_run.stop()
+
+
+class _Node:
+    """A weak-referenceable object to build a reference cycle from."""
+
+    other: _Node | None = None
+
+
+async def test_the_load_starts_only_after_start_up_objects_are_frozen_and_stop_thaws(
+    presets: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: full collections over the dashboard's start-up objects stalled the engine
+    60-120 ms; they must be out of the collector's reach before the first request."""
+    import gc
+
+    from clawlet_tui.tui import gc_policy
+
+    monkeypatch.setattr(gc_policy, "FREEZE_AFTER_START", True)
+    frozen_when_load_started: list[int] = []
+
+    def generator_factory(engine, profile, model):
+        generator = LoadGenerator(engine, profile, model=model)
+        start = generator.start
+
+        async def start_and_record() -> None:
+            frozen_when_load_started.append(gc.get_freeze_count())
+            await start()
+
+        generator.start = start_and_record
+        return generator
+
+    live = LiveRun.from_preset(
+        "tiny-steady",
+        preset_loader=presets.__getitem__,
+        engine_factory=lambda config, model: ClawletEngine(config=config, model=model),
+        generator_factory=generator_factory,
+    )
+    assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
+    await live.start()
+    try:
+        assert live.gc_frozen and gc_policy.holders() == 1
+        assert gc.get_threshold()[2] >= gc_policy.FULL_COLLECTION_THRESHOLD
+        # the engine object itself, built before start, is among the frozen
+        assert frozen_when_load_started and frozen_when_load_started[0] > 0
+    finally:
+        await live.stop()
+    assert not live.gc_frozen and gc_policy.holders() == 0 and gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
+
+
+async def test_a_preset_switch_frees_cycles_that_died_while_frozen(live_run: LiveRun) -> None:
+    """A switch that drops an engine must not leak it: the switch re-freezes after collecting."""
+    import gc
+    import weakref
+
+    node = _Node()
+    node.other = node
+    ref = weakref.ref(node)
+    await live_run.start()  # `node` is alive here, so it is frozen
+    try:
+        del node
+        gc.collect()
+        assert ref() is not None, "frozen: a plain collection does not reach it"
+        await live_run.switch_preset("tiny-closed")
+        assert ref() is None
+        assert live_run.gc_frozen and gc.get_freeze_count() > 0
+    finally:
+        await live_run.stop()
