@@ -28,7 +28,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 
-from ..engine.config import OptimizationConfig
+from ..engine.config import CHOICES, OptimizationConfig
 from ..engine.errors import ClawletError, ThemeError
 from ..engine.snapshot import MetricsSnapshot
 from .live import LiveRun, LoadView
@@ -100,8 +100,10 @@ CONTROLS: tuple[Control, ...] = (
     Control("C", "adjust('max_concurrent', 'down')", "workers-", "Max concurrent batches down (-1)", _CONC),
     Control("l", "adjust('l1_cache_size', 'up')", "L1+", "L1 cache size up (x2)", _L1),
     Control("L", "adjust('l1_cache_size', 'down')", "L1-", "L1 cache size down (/2)", _L1),
+    Control("a", "cycle_policy", "policy", f"Batch policy: next of {' / '.join(CHOICES['batch_policy'])}"),
     Control("1", "toggle('enable_batching')", "batching", "Toggle batching on/off"),
     Control("2", "toggle('enable_cache')", "cache", "Toggle the cache on/off"),
+    Control("h", "latency_view", "histogram", "Latency panel: trend / histogram of the window"),
     Control("p", "pause", "pause", "Pause / resume the load"),
     Control("f", "burst", "burst", f"Fire a burst of {BURST_SIZE} requests"),
     Control("r", "rate('up')", "rate+", f"Arrival rate up (x{RATE_STEP:g}; closed loop: +1 client)", _RATE),
@@ -115,6 +117,32 @@ CONTROLS: tuple[Control, ...] = (
     Control("v", "cycle_theme", "theme", "Next theme"),
     Control("question_mark", "help", "help", "Show this help", key_display="?"),
     Control("q", "quit", "quit", "Quit (stops the load, drains the engine)"),
+)
+
+#: the help screen's rows, ``(keys, what they do)``: paired keys share a row so the whole
+#: list fits an 80x24 terminal in two columns (tests check every control is here)
+HELP_ROWS: tuple[tuple[str, str], ...] = (
+    ("b / B", "batch size ×2 / ÷2"),
+    ("t / T", "batch timeout ×2 / ÷2"),
+    ("c / C", "max concurrent batches ±1"),
+    ("l / L", "L1 cache size ×2 / ÷2"),
+    ("a", "next batch policy"),
+    ("1", "batching on / off"),
+    ("2", "cache on / off"),
+    ("h", "latency: trend / histogram"),
+    ("p", "pause / resume the load"),
+    ("f", f"burst of {BURST_SIZE} requests"),
+    ("r / R", f"load rate ×{RATE_STEP:g} / ÷{RATE_STEP:g}"),
+    ("s", "switch load preset"),
+    ("e", "edit every config field"),
+    ("g", "run the memory optimizer"),
+    ("x", "clear the cache (L1, L2)"),
+    ("z", "reset metrics"),
+    ("w", "export a report"),
+    ("v", "next theme"),
+    ("?", "this help"),
+    ("q / ctrl+c", "quit (stops load, drains)"),
+    ("ctrl+p", "command palette"),
 )
 
 #: actions that only make sense on the dashboard (hidden while a dialog is open)
@@ -152,7 +180,7 @@ class ClawletApp(App[int]):
         # Ctrl+C quits like q (stop load, drain), as it does in `run`; hidden from the footer
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-medium"), (130, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
 
     def __init__(
@@ -205,6 +233,8 @@ class ClawletApp(App[int]):
         self._source_failed = False
         self.refresh_count = 0
         self._refresh_timer: Timer | None = None
+        #: the config field the last knob key changed: the editor opens on it
+        self.last_field: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -319,10 +349,7 @@ class ClawletApp(App[int]):
             yield SystemCommand(f"{control.help} [{key}]", f"key: {key}", partial(self.run_action, control.action))
 
     def help_rows(self) -> list[tuple[str, str]]:
-        return [(c.key_display or c.key, c.help) for c in CONTROLS] + [
-            ("ctrl+p", "Command palette (every control is there too)"),
-            ("ctrl+q", "Quit"),
-        ]
+        return list(HELP_ROWS)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows()))
@@ -361,13 +388,31 @@ class ClawletApp(App[int]):
             return
         up, down = KNOB_STEPS[field]
         current = getattr(engine.config, field)
+        self.last_field = field
         self.apply_changes(**{field: (up if direction == "up" else down)(current)})
 
     def action_toggle(self, field: str) -> None:
         engine = self._engine()
         if engine is None:
             return
+        self.last_field = field
         self.apply_changes(**{field: not getattr(engine.config, field)})
+
+    def action_cycle_policy(self) -> None:
+        """The next batch policy, through the same validated path as every other change."""
+        engine = self._engine()
+        if engine is None:
+            return
+        policies = CHOICES["batch_policy"]
+        current = engine.config.batch_policy
+        index = policies.index(current) + 1 if current in policies else 0
+        self.last_field = "batch_policy"
+        self.apply_changes(batch_policy=policies[index % len(policies)])
+
+    def action_latency_view(self) -> None:
+        """Switch the latency panel's view (a display choice: works on a replay too; the panel's
+        title says which view it shows, so no notification covers the panels)."""
+        self.dashboard.next_latency_view()
 
     def action_gc(self) -> None:
         engine = self._engine()
@@ -404,7 +449,7 @@ class ClawletApp(App[int]):
             elif changes is not None:
                 self.notify("no changes", timeout=2)
 
-        self.push_screen(ConfigEditorScreen(engine.config), apply)
+        self.push_screen(ConfigEditorScreen(engine.config, focus_field=self.last_field), apply)
 
     # -- load controls --------------------------------------------------------------------
 
@@ -517,7 +562,7 @@ class ClawletApp(App[int]):
         except (ClawletError, OSError, ValueError, TypeError) as exc:
             self.notify(f"export failed: {exc}", severity="error")
             return
-        written = result if isinstance(result, (str, Path)) else path
+        written = Path(result if isinstance(result, (str, Path)) else path).resolve()
         self.notify(f"report written to {written}", title="Export", timeout=5)
         self.log_ui("export", f"report written to {written}")
 
@@ -539,8 +584,11 @@ def run_dashboard(
     theme: str | None = None,
     backend_url: str | None = None,
     model_name: str | None = None,
+    on_app: Callable[[ClawletApp], None] | None = None,
 ) -> int:
     """Open the dashboard with ``preset`` running (``overrides`` are ``--set`` values).
+
+    ``on_app`` is handed the app before it runs (the CLI's SIGTERM handler asks it to quit).
 
     Raises :class:`PresetError` / :class:`ConfigError` before the screen opens if the preset
     or an override is bad; returns the app's exit code (0 after a normal quit).
@@ -549,6 +597,8 @@ def run_dashboard(
         preset, dict(overrides) if overrides else None, backend_url=backend_url, model_name=model_name
     )
     app = ClawletApp(live, theme=theme)
+    if on_app is not None:
+        on_app(app)
     result = app.run()
     if app.exit_summary:
         print(app.exit_summary)

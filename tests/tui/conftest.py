@@ -36,13 +36,31 @@ def fixed_clock() -> datetime:
     return FIXED_NOW
 
 
-def make_replay_app(theme: str | None = None, theme_dirs: list[Path] | None = None) -> ClawletApp:
+#: what a live run's load line says mid-run (an open loop that has sent 6,125 requests since
+#: its preset started): for screenshots of the status line as a user sees it
+OPEN_LOAD = LoadView(
+    preset="steady",
+    description="poisson 400 req/s, zipf keys",
+    mode="open",
+    target_rps=400.0,
+    sent=6_125,
+    completed=6_100,
+    outstanding=25,
+    slo_p99_ms=25.0,
+)
+
+
+def make_replay_app(
+    theme: str | None = None, theme_dirs: list[Path] | None = None, load: LoadView | None = None
+) -> ClawletApp:
+    """``load``: what the load line shows (default: a replay of ``steady``)."""
     return ClawletApp(
         snapshot_source=RecordedStream.from_jsonl(STREAM),
         clock=fixed_clock,
         theme=theme,
         theme_dirs_=theme_dirs if theme_dirs is not None else [REPO_THEMES],
-        replay_load=LoadView(
+        replay_load=load
+        or LoadView(
             preset="steady",
             description="poisson 400 req/s, zipf keys",
             mode="replay",

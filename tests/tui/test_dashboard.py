@@ -54,7 +54,7 @@ async def test_event_log_writes_each_event_once_with_wall_clock_times() -> None:
         # manual GC appear once each, in the order they happened
         texts = [line.plain for line in log.lines]
         assert all(re.match(r"\d\d:\d\d:\d\d \w", t) for t in texts), texts
-        config = [i for i, t in enumerate(texts) if "config  batch_size 8 -> 16" in t]
+        config = [i for i, t in enumerate(texts) if "config  batch_size 4 -> 8" in t]
         gc = [i for i, t in enumerate(texts) if " gc " in t and "manual" in t]
         assert len(config) == 1 and len(gc) == 1 and config[0] < gc[0], texts
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import feed_stream, make_replay_app
+from .conftest import OPEN_LOAD, feed_stream, make_replay_app
 
 
 def test_dashboard_160x48(snap_compare) -> None:
@@ -17,6 +17,21 @@ def test_dashboard_160x48(snap_compare) -> None:
 
 def test_dashboard_100x30(snap_compare) -> None:
     assert snap_compare(make_replay_app(), terminal_size=(100, 30), run_before=feed_stream)
+
+
+def test_dashboard_80x24(snap_compare) -> None:
+    """The default terminal size; the load line of a live open-loop run (``sent``)."""
+    assert snap_compare(make_replay_app(load=OPEN_LOAD), terminal_size=(80, 24), run_before=feed_stream)
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_latency_histogram(snap_compare, size: tuple[int, int]) -> None:
+    """``h``: the window's bimodal latency (cache hits ~0.05 ms, computed 2-10 ms), P50/P99 marked."""
+    assert snap_compare(make_replay_app(load=OPEN_LOAD), terminal_size=size, run_before=feed_stream, press=["h"])
+
+
+def test_help_screen_80x24(snap_compare) -> None:
+    assert snap_compare(make_replay_app(), terminal_size=(80, 24), run_before=feed_stream, press=["question_mark"])
 
 
 def test_help_screen(snap_compare) -> None:

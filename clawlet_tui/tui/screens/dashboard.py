@@ -2,7 +2,8 @@
 
 The screen is passive: the app calls :meth:`DashboardScreen.show` with each new snapshot
 and the screen hands the pieces down to its panels.  Layout adapts to the terminal with
-the app's breakpoints (``-narrow``/``-wide`` and ``-short``/``-tall`` classes on the screen).
+the app's breakpoints (``-narrow``/``-wide`` and ``-short``/``-tall`` classes on the screen);
+80x24, the default terminal, is a layout of its own (see dashboard.tcss).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.screen import Screen
-from textual.widgets import Static
 
 from ...engine.snapshot import MetricsSnapshot
 from ..live import LoadView
@@ -28,7 +28,7 @@ from ..widgets import (
     ThroughputPanel,
 )
 from ..widgets.key_bar import KeyBar
-from ..widgets.units import fmt_count
+from ..widgets.status_line import StatusLine
 
 
 class DashboardScreen(Screen[None]):
@@ -36,7 +36,7 @@ class DashboardScreen(Screen[None]):
     AUTO_FOCUS = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusLine(id="status")
         with Grid(id="panels"):
             yield ThroughputPanel(id="throughput")
             yield LatencyPanel(id="latency")
@@ -67,25 +67,12 @@ class DashboardScreen(Screen[None]):
             EventLogPanel,
         ):
             self.query_one(panel).snapshot = snapshot
-        self.query_one("#status", Static).update(_status_line(snapshot, load, now))
+        self.query_one(StatusLine).show(snapshot, load, now)
+
+    def next_latency_view(self) -> str:
+        """Switch the latency panel between its trend and its histogram; returns the new view."""
+        return self.query_one(LatencyPanel).next_view()
 
     def log_local(self, kind: str, message: str, when: datetime | None) -> None:
         self.query_one(EventLogPanel).add_local(kind, message, when)
 
-
-def _status_line(snapshot: MetricsSnapshot, load: LoadView | None, now: datetime) -> str:
-    engine = "[$success]running[/]" if snapshot.running else "[$warning]stopped[/]"
-    parts = [f"[b $primary]clawlet-tui[/]", f"engine {engine} ({snapshot.mode})"]
-    if load is not None:
-        if load.mode == "replay":
-            parts.append(f"[$accent]replay[/] {load.preset}")
-        else:
-            state = "[$warning]paused[/]" if load.paused else "finished" if load.finished else "live"
-            rate = f" {load.target_rps:g} req/s" if load.target_rps is not None else ""
-            if load.clients is not None:
-                rate = f" {load.clients} clients"
-            parts.append(f"load [b]{load.preset}[/b] {load.mode}{rate} {state}")
-            parts.append(f"sent {fmt_count(load.sent)}  outstanding {fmt_count(load.outstanding)}")
-    parts.append(f"up {snapshot.uptime_s:.0f}s")
-    parts.append(now.strftime("%H:%M:%S"))
-    return "  │  ".join(parts)

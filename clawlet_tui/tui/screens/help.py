@@ -1,4 +1,8 @@
-"""Help screen: every key the dashboard answers to, in one table."""
+"""Help screen: every key the dashboard answers to, in one table of two columns.
+
+Two columns of short rows fit an 80x24 terminal without scrolling; 80x24 is where a new
+user first presses ``?``.
+"""
 
 from __future__ import annotations
 
@@ -27,11 +31,15 @@ class HelpScreen(ModalScreen[None]):
         self.rows = tuple(rows)
 
     def compose(self) -> ComposeResult:
-        table = Table(expand=True, box=None, padding=(0, 2), show_edge=False)
-        table.add_column("Key", style="bold", no_wrap=True)
-        table.add_column("Action")
-        for keys, description in self.rows:
-            table.add_row(keys, description)
+        table = Table.grid(expand=True, padding=(0, 1))
+        half = (len(self.rows) + 1) // 2
+        left, right = self.rows[:half], self.rows[half:]
+        for _ in range(2):
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(ratio=1)
+        for i, (keys, description) in enumerate(left):
+            other = right[i] if i < len(right) else ("", "")
+            table.add_row(keys, description, *other)
         with Vertical(id="help-box") as box:
             box.border_title = "clawlet-tui keys"
             box.border_subtitle = "esc closes"

@@ -22,6 +22,11 @@ class Line:
     color: str = "primary"
 
 
+#: below this many rows a chart drops its legend and x tick labels (80x24 leaves 3-5 rows,
+#: which axes and a legend would fill on their own)
+COMPACT_ROWS = 8
+
+
 class TimeSeriesChart(PlotextPlot):
     """Lines over ``xs`` (seconds relative to the newest point, so the right edge is 0)."""
 
@@ -32,6 +37,7 @@ class TimeSeriesChart(PlotextPlot):
         self._threshold: tuple[str, float, str] | None = None
         self._ylabel = ""
         self._drawn: object = None
+        self._compact: bool | None = None
 
     def set_data(
         self,
@@ -60,16 +66,25 @@ class TimeSeriesChart(PlotextPlot):
         value = self.app.theme_variables.get(name) or self.app.theme_variables.get("foreground", "#ffffff")
         return Color.parse(value).rgb
 
+    def on_resize(self) -> None:
+        if (self.size.height < COMPACT_ROWS) != self._compact:
+            self._redraw()
+
     def _redraw(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.xlabel("")
         plt.ylabel(self._ylabel)
+        self._compact = compact = 0 < self.size.height < COMPACT_ROWS
+        # plotext's defaults (5 x, 7 y ticks) set explicitly: its "reset" mutates shared state
+        plt.xfrequency(0 if compact else 5)
+        plt.yfrequency(2 if compact else 7)
         top = 0.0
         if self._xs:
             for line in self._lines:
                 if line.ys:
-                    plt.plot(list(self._xs), list(line.ys), label=line.label, color=self._rgb(line.color), marker="braille")
+                    label = None if compact else line.label
+                    plt.plot(list(self._xs), list(line.ys), label=label, color=self._rgb(line.color), marker="braille")
                     top = max(top, max(line.ys))
             plt.xlim(min(min(self._xs), -1.0), 0)  # at least one second wide: plotext divides by the span
         if self._threshold is not None:

@@ -26,11 +26,13 @@ from .units import fmt_bytes, fmt_seconds
 KEY_FIELDS = (
     "batch_size",
     "batch_timeout_s",
+    "batch_policy",
     "max_concurrent",
     "l1_cache_size",
     "enable_batching",
     "enable_cache",
     "enable_l2",
+    "shed_late",
     "max_memory_usage",
     "max_queue_size",
     "request_timeout_s",

@@ -49,5 +49,15 @@ class MetricPanel(Vertical):
         if self.snapshot is not None:
             self.show(self.snapshot)
 
+    def on_resize(self) -> None:
+        # readouts are packed to the panel's width (see packing.py): lay them out again
+        if self.snapshot is not None:
+            self.show(self.snapshot)
+
+    @property
+    def text_width(self) -> int:
+        """Cells a readout line may take (0 until the panel is laid out)."""
+        return self.content_size.width
+
     def show(self, snapshot: MetricsSnapshot) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from ...engine.snapshot import MetricsSnapshot
 from .charts import Line, TimeSeriesChart
+from .packing import is_narrow, pack
 from .panel import MetricPanel
 from .units import fmt_rate
 
@@ -20,9 +21,17 @@ class ThroughputPanel(MetricPanel):
 
     def show(self, snapshot: MetricsSnapshot) -> None:
         self.border_subtitle = f"{fmt_rate(snapshot.window_throughput_rps)} req/s"
-        self.set_text("#throughput-now", 
-            f"[b]{fmt_rate(snapshot.window_throughput_rps)}[/b] req/s ({snapshot.window_s:g} s)"
-            f"  avg {fmt_rate(snapshot.total_throughput_rps)}"
+        width = self.text_width
+        window = "" if is_narrow(width) else f" ({snapshot.window_s:g} s)"
+        self.set_text(
+            "#throughput-now",
+            pack(
+                [
+                    f"[b]{fmt_rate(snapshot.window_throughput_rps)}[/b] req/s{window}",
+                    f"avg {fmt_rate(snapshot.total_throughput_rps)}",
+                ],
+                width,
+            ),
         )
         # x: seconds before the newest finished second, so the axis moves only when a point arrives
         newest = snapshot.series[-1].t_s if snapshot.series else 0.0
