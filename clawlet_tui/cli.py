@@ -1,36 +1,73 @@
 """The ``clawlet-tui`` command.
 
 ``clawlet-tui`` alone opens the dashboard; ``run``, ``compare`` and ``presets`` work
-headless and never import Textual.  Expected errors (every :class:`ClawletError`: a bad
-preset, a bad ``--set`` value, an unknown report extension) end the command with one
-line ``clawlet-tui: error: <message>`` on stderr and the error's exit code (2 for bad
-input); argparse usage errors exit 2; Ctrl+C during a run prints the report of what
-happened and exits 130.
+headless and never import Textual.  Expected errors end the command with one line
+``clawlet-tui: error: <message>`` on stderr, never a traceback.  Exit codes, one rule
+each:
+
+* 0: done;
+* 1: the command was right but something outside it failed: a ``--backend`` that cannot
+  be reached (at start, before any load), a port already in use, a report that cannot be
+  written;
+* 2: bad input: what was typed or a file it names is wrong (an unknown preset or field,
+  a malformed preset or theme file, ``--set batch_size=0``, a malformed ``--backend``
+  URL, a usage error);
+* 3: the run ended but no request succeeded (the first error of each kind was printed);
+* 130 / 143: stopped by SIGINT (Ctrl+C) / SIGTERM, *after* a clean stop: the load stops,
+  the engine drains, a run prints the report of what happened, temporary L2 directories
+  are removed, the dashboard restores the terminal, ``serve`` finishes what it holds.
+
+While a run goes, progress goes to stderr (so ``run > report.md`` still shows it): a
+live line when stderr is a terminal, otherwise one summary line every 10 s; the first
+error of each kind is printed once, when it first happens.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import difflib
+import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from . import __version__
-from .engine.config import parse_assignment
+from .engine.config import ALIASES, OptimizationConfig, parse_assignment
 from .engine.errors import ClawletError, ConfigError
 
 PROG = "clawlet-tui"
-EXIT_INTERRUPTED = 130
+EXIT_EXTERNAL = 1
+EXIT_BAD_INPUT = 2
+#: the run ended and not one request succeeded
+EXIT_NO_SUCCESS = 3
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 DEFAULT_PRESET = "steady"
+#: a run planned longer than this says so when it starts
+LONG_RUN_S = 300.0
+#: seconds between progress summaries when stderr is not a terminal
+SUMMARY_EVERY_S = 10.0
+
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(OptimizationConfig))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (``--duration -1`` is bad input like any other)."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = "" if "(see '" in message else f" (see '{self.prog} --help')"
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}{hint}\n")
 
 
 # -- parser ---------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="A terminal lab for model-serving optimization. "
         "Without a command, opens the live dashboard.",
@@ -82,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
         help="override an engine config field of the serving engine (repeatable)",
+    )
+    serve.add_argument(
+        "--model-name", dest="model_name", default=None, metavar="NAME",
+        help="name clients use for the model (default: its kind, e.g. 'mlp'; for your own "
+        "function, its module's name)",
     )
     return parser
 
@@ -145,12 +187,28 @@ def _positive_seconds(text: str) -> float:
 
 
 def parse_overrides(assignments: Sequence[str]) -> dict[str, Any]:
-    """``["batch_size=8", ...]`` -> ``{"batch_size": 8, ...}``, typed by field (ConfigError if not)."""
+    """``["batch_size=8", ...]`` -> ``{"batch_size": 8, ...}``, typed by field.
+
+    Every error is a ConfigError whose message starts ``--set:`` once and, for an unknown
+    field, suggests the closest one, as preset files do.
+    """
     overrides: dict[str, Any] = {}
     for text in assignments:
+        if "=" not in text:
+            raise ConfigError(f"{text!r}: expected FIELD=VALUE, e.g. batch_size=16", source="--set")
+        raw_key = text.split("=", 1)[0].strip()
+        if ALIASES.get(raw_key, raw_key) not in _CONFIG_FIELDS:
+            close = difflib.get_close_matches(raw_key, sorted(_CONFIG_FIELDS | set(ALIASES)), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(_CONFIG_FIELDS))})"
+            raise ConfigError(f"unknown config field {raw_key!r}{hint}", field=raw_key, source="--set")
         key, value = parse_assignment(text)
         overrides[key] = value
     return overrides
+
+
+def apply_overrides(config: OptimizationConfig, overrides: dict[str, Any]) -> OptimizationConfig:
+    """``config`` with the ``--set`` values; a value the config refuses is a ``--set:`` error."""
+    return OptimizationConfig.from_mapping(overrides, base=config, source="--set")
 
 
 # -- entry point ----------------------------------------------------------------------------
@@ -176,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClawletError as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
+    except _Stopped as exc:
+        print(f"\n{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -196,6 +257,67 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+# -- signals --------------------------------------------------------------------------------
+
+
+class _Stopped(Exception):
+    """A signal stopped the command before there was anything to report."""
+
+    def __init__(self, signum: int, what: str) -> None:
+        self.exit_code = 128 + signum
+        super().__init__(f"{signal.Signals(signum).name}: {what}")
+
+
+class SignalWatch:
+    """Makes SIGTERM end an asyncio command the way Ctrl+C does, and remembers which came.
+
+    Ctrl+C (SIGINT) is asyncio's own handling: ``asyncio.run`` cancels the main task and
+    :func:`~clawlet_tui.runner.run_preset` turns that cancellation into a drained,
+    reported, interrupted run.  SIGTERM (``kill``, systemd, ``docker stop``, CI time-outs)
+    gets the same treatment here: the first one cancels the main task once; later ones
+    are ignored while the run drains (the drain is bounded, so the process still ends).
+    """
+
+    def __init__(self) -> None:
+        self.terminated = False
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TERMINATED if self.terminated else EXIT_INTERRUPTED
+
+    @property
+    def signal_name(self) -> str:
+        return "SIGTERM" if self.terminated else "SIGINT"
+
+    def run(self, make: Callable[[], Any]) -> Any:
+        """``asyncio.run(make())`` with SIGTERM cancelling it; see the class doc."""
+
+        async def main() -> Any:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None
+
+            def on_sigterm() -> None:
+                if not self.terminated:
+                    self.terminated = True
+                    task.cancel()
+
+            try:
+                loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not Unix / not main thread
+                return await make()
+            try:
+                return await make()
+            finally:
+                loop.remove_signal_handler(signal.SIGTERM)
+
+        try:
+            return asyncio.run(main())
+        except asyncio.CancelledError:
+            # SIGTERM arrived before the run could catch it (while starting): nothing to report
+            raise _Stopped(signal.SIGTERM, "stopped before the load started") from None
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -203,18 +325,103 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from .load import load_preset
 
     overrides = parse_overrides(args.dashboard_sets)
-    load_preset(args.dashboard_preset).config.replace(**overrides)  # fail here, not inside the UI
+    preset = load_preset(args.dashboard_preset)
+    apply_overrides(preset.config, overrides)  # fail here, not inside the UI
     if args.dashboard_theme:
-        from .tui.themes import is_theme_path, load_theme_file
-
-        if is_theme_path(args.dashboard_theme):
-            load_theme_file(args.dashboard_theme)  # a bad theme file: one line and exit 2, before the screen opens
+        _check_theme_file(args.dashboard_theme)
+    backend_url = args.dashboard_backend or getattr(preset, "backend_url", None)
+    if backend_url is not None:
+        check_backend(backend_url, args.dashboard_model_name or getattr(preset, "backend_model", None))
     from .tui.app import run_dashboard
 
-    return run_dashboard(
-        preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
-        backend_url=args.dashboard_backend, model_name=args.dashboard_model_name,
-    )
+    stop = _DashboardStop()
+    with stop.installed():
+        code = run_dashboard(
+            preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
+            backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
+        )
+    return stop.exit_code if stop.signum is not None else code
+
+
+class _DashboardStop:
+    """SIGTERM and SIGINT quit the dashboard the way ``q`` does: stop the load, drain, restore.
+
+    Textual reads Ctrl+C as a key, so a *signal* is what ``kill`` or a supervisor sends.
+    The handler only schedules the app's own quit action on its event loop
+    (``call_soon_threadsafe`` is safe from a signal handler), so the terminal is restored
+    and the temporary L2 directory removed by the normal unmount path.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._app: Any = None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+    def attach(self, app: Any) -> None:
+        self._app = app
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            return  # already quitting; the drain is bounded
+        self.signum = signum
+        app = self._app
+        if app is None:  # before the app exists: nothing started yet
+            raise _Stopped(signum, "stopped before the dashboard opened")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app is not running yet: quit as soon as it processes messages
+            app.call_later(app.action_quit)
+            return
+        loop.call_soon_threadsafe(app.call_later, app.action_quit)
+
+    def installed(self) -> Any:
+        import contextlib
+
+        @contextlib.contextmanager
+        def handlers() -> Any:
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        return handlers()
+
+
+def _check_theme_file(theme: str) -> None:
+    """A ``--theme`` file is checked before the screen opens; errors name the path as given."""
+    from .engine.errors import ThemeError
+    from .tui.themes import is_theme_path, load_theme_file
+
+    if not is_theme_path(theme):
+        return
+    try:
+        load_theme_file(theme)
+    except ThemeError as exc:
+        # the theme loader shortens paths to ``dir/file.toml`` for the event log; on the
+        # command line the user needs the path they typed, absolute or not
+        message = str(exc)
+        if exc.source and message.startswith(f"{exc.source}: "):
+            message = message[len(exc.source) + 2 :]
+        raise ThemeError(message, field=exc.field, source=str(Path(theme).expanduser())) from None
+
+
+def check_backend(url: str, model_name: str | None) -> None:
+    """Reach ``url`` once before a screen opens: an unreachable backend is exit 1, one line."""
+    from .remote.client import RemoteBackend
+
+    async def probe() -> None:
+        backend = RemoteBackend(url, model_name)
+        try:
+            await backend.start()
+        finally:
+            await backend.close()
+
+    asyncio.run(probe())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -222,8 +429,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .remote.server import run_server
 
     preset = load_preset(args.preset)
-    config = preset.config.replace(**parse_overrides(args.sets))
-    return run_server(preset.model_spec, host=args.host, port=args.port, config=config)
+    config = apply_overrides(preset.config, parse_overrides(args.sets))
+    name = args.model_name or default_served_name(preset.model_spec)
+    return run_server(
+        preset.model_spec, host=args.host, port=args.port, config=config, model_name=name,
+        source=str(preset.path), signal_exit=True,
+    )
+
+
+def default_served_name(spec: dict[str, Any] | None) -> str:
+    """A short name to serve a preset's model under: its kind, or a user function's module."""
+    spec = spec or {}
+    if "target" in spec:
+        return str(spec["target"]).partition(":")[0].rpartition(".")[2] or "model"
+    if "path" in spec:
+        return Path(str(spec["path"])).stem or "model"
+    return str(spec.get("kind", "mlp"))
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -242,55 +463,108 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .report import build_run_report, render_markdown
-    from .runner import resolve_config, run_preset
+    from .runner import run_preset
 
     preset, overrides = _prepare(args)
     mode = "baseline" if args.baseline else "optimized"
-    resolve_config(preset, overrides, mode)
-    progress = ProgressLine(sys.stdout)
+    _announce_plan(preset, args.duration, runs=1)
+    watch = RunWatch(sys.stderr)
+    signals = SignalWatch()
     try:
-        result = asyncio.run(
-            run_preset(
-                preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress.update,
+        result = signals.run(
+            lambda: run_preset(
+                preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=watch.update,
                 backend_url=args.backend, model_name=args.model_name,
             )
         )
     finally:
-        progress.clear()
+        watch.clear()
+    watch.finish(result.snapshot)
+    if result.interrupted:
+        result = dataclasses.replace(result, interrupt_signal=signals.signal_name)
     report = build_run_report(result)
     _print(render_markdown(report, args.lang))
     _save(args, report)
-    return EXIT_INTERRUPTED if result.interrupted else 0
+    if result.interrupted:
+        return signals.exit_code
+    return _no_success_check(result, watch)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .report import build_compare_report, build_run_report, render_markdown
-    from .runner import resolve_config, run_compare
+    from .runner import run_compare
 
     preset, overrides = _prepare(args)
-    resolve_config(preset, overrides, "optimized")
-    progress = ProgressLine(sys.stdout)
+    _announce_plan(preset, args.duration, runs=2)
+    watch = RunWatch(sys.stderr)
+    signals = SignalWatch()
     try:
-        baseline, optimized = asyncio.run(
-            run_compare(
+        baseline, optimized = signals.run(
+            lambda: run_compare(
                 preset, duration_s=args.duration, overrides=overrides,
-                progress=lambda mode, snap, stats: progress.update(snap, stats, prefix=mode),
+                progress=lambda mode, snap, stats: watch.update(snap, stats, prefix=mode),
                 backend_url=args.backend, model_name=args.model_name,
             )
         )
     finally:
-        progress.clear()
-    if optimized is None:  # interrupted during the baseline run
+        watch.clear()
+    results = [r for r in (baseline, optimized) if r is not None]
+    for result in results:
+        watch.finish(result.snapshot)
+    results = [
+        dataclasses.replace(r, interrupt_signal=signals.signal_name) if r.interrupted else r for r in results
+    ]
+    if len(results) == 1:  # interrupted during the baseline run
         from .report.labels import Labels
 
-        report = build_run_report(baseline)
+        report = build_run_report(results[0])
         _print(render_markdown(report, args.lang) + "\n" + Labels(args.lang).text("skipped_note") + "\n")
         _save(args, report)
-        return EXIT_INTERRUPTED
-    report = build_compare_report(baseline, optimized)
+        return signals.exit_code
+    report = build_compare_report(*results)
     _print(render_markdown(report, args.lang, detail="summary"))
     _save(args, report)
-    return EXIT_INTERRUPTED if report.interrupted else 0
+    if report.interrupted:
+        return signals.exit_code
+    return max(_no_success_check(r, watch) for r in results)
+
+
+def _no_success_check(result: Any, watch: RunWatch) -> int:
+    """Exit code 3, with one line saying why, when a run ended and nothing succeeded."""
+    o = result.snapshot.outcomes
+    if o.succeeded:
+        return 0
+    if not o.submitted:
+        why = "no request was sent"
+    else:
+        parts = [f"{n:,} {what}" for n, what in ((o.failed, "failed"), (o.rejected, "rejected"),
+                                                  (o.timed_out, "timed out"), (o.cancelled, "cancelled")) if n]
+        where = "the first error of each kind is above" if watch.errors_shown else "errors by kind are in the report"
+        why = f"{', '.join(parts) or 'none finished'} of {o.submitted:,}; {where}"
+    print(f"{PROG}: error: no request succeeded in the {result.mode} run ({why})", file=sys.stderr)
+    return EXIT_NO_SUCCESS
+
+
+def _announce_plan(preset: Any, duration_s: float | None, *, runs: int) -> None:
+    """Say how long a long run will take before it starts (a preset may run for an hour)."""
+    planned = duration_s if duration_s is not None else preset.load.duration_s
+    if planned is None or planned <= LONG_RUN_S:
+        return
+    where = "--duration" if duration_s is not None else f"preset {preset.name}'s duration_s"
+    each = f"{runs} runs (baseline, then optimized) of {_human_s(planned)} each" if runs > 1 else _human_s(planned)
+    print(
+        f"{PROG}: this runs for {each} ({where}); --duration S sets a shorter run, "
+        "Ctrl+C or SIGTERM stops it early with a report",
+        file=sys.stderr, flush=True,
+    )
+
+
+def _human_s(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -305,6 +579,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if not parent.is_dir():
             raise ConfigError(f"report directory {str(parent)!r} does not exist", field="report")
     preset = load_preset(args.preset)
+    apply_overrides(preset.config, overrides)
     return preset, overrides
 
 
@@ -330,6 +605,74 @@ class _WriteError(ClawletError):
 
 
 # -- progress -------------------------------------------------------------------------------
+
+
+class RunWatch:
+    """What a headless run shows on ``stream`` (stderr) while it runs.
+
+    * On a terminal, a live line rewritten in place (:class:`ProgressLine`); otherwise
+      (CI logs, ``2> file``) one summary line as soon as the load flows, then one every
+      ``summary_every_s``, so a long run piped somewhere is never silent until its end.
+    * The first error of each kind (``snapshot.outcomes.first_errors``) once, when it
+      first appears in a snapshot, not once per request.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        live: bool | None = None,
+        summary_every_s: float = SUMMARY_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.line = ProgressLine(stream, enabled=live)
+        self.summary_every_s = summary_every_s
+        self.clock = clock
+        self._next_summary: float | None = None
+        self._errors_shown: set[str] = set()
+
+    def update(self, snapshot: Any, stats: Any, prefix: str | None = None) -> None:
+        self.show_errors(snapshot)
+        if self.line.enabled:
+            self.line.update(snapshot, stats, prefix=prefix)
+            return
+        now = self.clock()
+        if self._next_summary is None or now >= self._next_summary:
+            self._next_summary = now + self.summary_every_s
+            label = f"{prefix} " if prefix else ""
+            self.stream.write(f"{PROG}: {label}{format_progress(snapshot, stats).strip()}\n")
+            self.stream.flush()
+
+    @property
+    def errors_shown(self) -> frozenset[str]:
+        """Error kinds printed so far."""
+        return frozenset(self._errors_shown)
+
+    def show_errors(self, snapshot: Any) -> None:
+        """Print each error kind's first message that was not printed yet."""
+        new = [(k, m) for k, m in getattr(snapshot.outcomes, "first_errors", ()) if k not in self._errors_shown]
+        if not new:
+            return
+        self.line.clear()
+        for kind, message in new:
+            self._errors_shown.add(kind)
+            self.stream.write(f"{PROG}: first {format_first_error(kind, message)}\n")
+        self.stream.flush()
+
+    def finish(self, snapshot: Any) -> None:
+        """After the run: errors of the last moments that no progress snapshot saw."""
+        self.line.clear()
+        self.show_errors(snapshot)
+
+    def clear(self) -> None:
+        self.line.clear()
+
+
+def format_first_error(kind: str, message: str) -> str:
+    """``ValueError: my model broke (mymodel.py:3 in predict)``, the kind said once."""
+    message = " ".join(str(message).split())
+    return message if message.startswith(f"{kind}:") else f"{kind}: {message}"
 
 
 class ProgressLine:
@@ -358,13 +701,19 @@ class ProgressLine:
 
 
 def format_progress(snapshot: Any, stats: Any) -> str:
-    """e.g. ``12.3s  sent 2460  done 2455  412 req/s  p50 3.1 ms  p99 9.8 ms  batch 6.2  cache 41%``."""
+    """e.g. ``12.3s  sent 2460  done 2455  412 req/s  p50 3.1 ms  p99 9.8 ms  batch 6.2  cache 41%``.
+
+    ``failed N`` follows ``done`` once any request failed, was rejected or timed out.
+    """
     elapsed = _get(stats, "elapsed_s", snapshot.uptime_s)
     sent = _get(stats, "sent", snapshot.outcomes.submitted)
     done = _get(stats, "completed", snapshot.outcomes.finished)
+    o = snapshot.outcomes
+    bad = o.failed + o.rejected + o.timed_out
+    failed = f"  failed {bad}" if bad else ""
     latency = snapshot.window_latency
     return (
-        f"{elapsed:5.1f}s  sent {sent}  done {done}  {snapshot.window_throughput_rps:.0f} req/s  "
+        f"{elapsed:5.1f}s  sent {sent}  done {done}{failed}  {snapshot.window_throughput_rps:.0f} req/s  "
         f"p50 {latency.p50_ms:.1f} ms  p99 {latency.p99_ms:.1f} ms  "
         f"batch {snapshot.batches.window_mean_size:.1f}  cache {snapshot.cache.hit_rate:.0%}"
     )

@@ -6,9 +6,10 @@ Used by ``clawlet-tui run`` and ``compare`` and by the dashboard's export.  Guar
   :func:`run_preset` returns, whether the load ended, failed, or the run was interrupted;
 * the :class:`RunResult` holds the snapshot taken after the load finished and before the
   engine stopped, so every figure in a report is one that was measured during the run;
-* Ctrl+C (``KeyboardInterrupt`` or cancellation of the running task) does not lose the
-  run: load stops, the engine drains, and the result comes back marked ``interrupted``
-  with the number of requests that were in flight at that moment;
+* Ctrl+C or SIGTERM (``KeyboardInterrupt`` or cancellation of the running task, which is
+  what the CLI turns both into) does not lose the run: load stops, the engine drains, and
+  the result comes back marked ``interrupted`` with the number of requests that were in
+  flight at that moment;
 * unless the caller named an L2 directory, the disk cache lives in a temporary
   directory removed afterwards, so a previous run's disk cache cannot flatter this one.
 
@@ -91,8 +92,11 @@ class RunResult:
     machine: MachineInfo
     model_description: str
     preset_description: str = ""
-    #: the run was cut short by Ctrl+C
+    #: the run was cut short by Ctrl+C or SIGTERM
     interrupted: bool = False
+    #: which signal cut it short, ``"SIGINT"`` or ``"SIGTERM"`` (set by the CLI, which
+    #: knows; None when not interrupted or not known)
+    interrupt_signal: str | None = None
     #: requests submitted and not yet finished when the run was interrupted
     in_flight_at_interrupt: int = 0
     #: the preset's latency objective (p99 at or below this many ms), if it has one

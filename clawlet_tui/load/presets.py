@@ -18,7 +18,7 @@
     distribution = "zipf"
     key_count = 1000
     [model]                         # clawlet_tui.models.build_model spec (optional; default MLP)
-    kind = "mlp"
+    kind = "mlp"                    # or: target = "mymodel:predict" (mymodel.py next to this file)
 
 A preset is looked up by name in :func:`preset_dirs`, first match wins, so a user's file
 shadows a shipped one of the same name.  Anything wrong with a file is a
@@ -74,7 +74,7 @@ class Preset:
         """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
         from ..models import build_model
 
-        return build_model(copy.deepcopy(self.model_spec), source=str(self.path))
+        return build_model(copy.deepcopy(self.model_spec), source=str(self.path), base_dir=self.path.parent)
 
 
 def preset_dirs() -> list[Path]:
@@ -231,7 +231,7 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     if not isinstance(model_spec, Mapping):
         raise fail("model", f"must be a table, got {type(model_spec).__name__}")
     model_spec = copy.deepcopy(dict(model_spec))
-    _check_model(model_spec, fail)
+    _check_model(model_spec, fail, base_dir=path.parent)
 
     return Preset(
         name=name,
@@ -246,11 +246,15 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     )
 
 
-def _check_model(spec: dict[str, Any], fail: Any) -> None:
+def _check_model(spec: dict[str, Any], fail: Any, *, base_dir: Path) -> None:
+    """Build the model once, so a bad ``[model]`` table fails at load time, not mid-run.
+
+    ``base_dir`` (the preset's folder) is where a user model's file is looked for.
+    """
     from ..models import build_model
 
     try:
-        build_model(copy.deepcopy(spec))
+        build_model(copy.deepcopy(spec), base_dir=base_dir)
     except ConfigError as exc:
         where = exc.field or "model"
         reason = error_reason(exc).replace(f" {where} ", " ", 1)

@@ -9,8 +9,10 @@ A spec is what a preset's ``[model]`` table holds::
     fixed_ms = 5.0
     per_item_ms = 0.2
 
-    kind = "function"
-    target = "mypkg.mymodule:predict"
+    kind = "function"               # may be left out when target or path is given
+    target = "mymodel:predict"      # mymodel.py next to the preset file, in the current
+                                    # directory, or an installed module
+    # or: path = "./mymodel.py" (relative to the preset file) and function = "predict"
 
 Any kind takes an optional ``[model.faults]`` table (error_rate, spike_rate, spike_ms,
 hang_rate, hang_s, poison_every, seed) that wraps it in a :class:`FaultyModel`.
@@ -18,7 +20,9 @@ hang_rate, hang_s, poison_every, seed) that wraps it in a :class:`FaultyModel`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..engine.errors import ConfigError
@@ -43,18 +47,29 @@ __all__ = [
 _PARAMS: dict[str, set[str]] = {
     "mlp": {"layers", "seed"},
     "latency": {"fixed_ms", "per_item_ms", "dim", "seed"},
-    "function": {"target", "input_dim"},
+    "function": {"target", "path", "function", "input_dim"},
 }
 _FAULT_PARAMS = {"error_rate", "spike_rate", "spike_ms", "hang_rate", "hang_s", "poison_every", "seed"}
 
 
-def build_model(spec: Mapping[str, Any] | None = None, *, source: str | None = None) -> Model:
+def build_model(
+    spec: Mapping[str, Any] | None = None,
+    *,
+    source: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> Model:
     """Make a model from a spec table (``None`` or ``{}``: the default MLP).
+
+    ``source`` names where the spec came from in errors.  A user model's module or file is
+    looked up relative to ``base_dir``; by default that is the folder of ``source`` when
+    ``source`` is a file (a preset), so every caller that names its preset file (runs,
+    ``serve``, the dashboard) finds ``mymodel.py`` next to it without further plumbing.
 
     Raises :class:`ConfigError` naming ``model.<field>`` and ``source`` on a bad spec.
     """
     spec = dict(spec or {})
-    kind = spec.pop("kind", "mlp")
+    # a target or a path can only mean the user's own function: no need to say kind = "function"
+    kind = spec.pop("kind", "function" if ("target" in spec or "path" in spec) else "mlp")
     faults = spec.pop("faults", None)
     if kind not in _PARAMS:
         raise ConfigError(
@@ -70,9 +85,16 @@ def build_model(spec: Mapping[str, Any] | None = None, *, source: str | None = N
         elif kind == "latency":
             model = LatencyModel(**spec)
         else:
-            if "target" not in spec:
-                raise ConfigError("model.target is required for kind 'function'", field="model.target")
-            model = load_function_model(spec["target"], input_dim=spec.get("input_dim", 16))
+            if "target" not in spec and "path" not in spec:
+                raise ConfigError(
+                    "model.target (module:function) or model.path (a .py file) is required for kind 'function'",
+                    field="model.target",
+                )
+            folder = base_dir if base_dir is not None else _source_dir(source)
+            model = load_function_model(
+                spec.get("target"), path=spec.get("path"), function=spec.get("function"),
+                input_dim=spec.get("input_dim", 16), search_dirs=() if folder is None else (folder,),
+            )
         if faults is not None:
             if not isinstance(faults, Mapping):
                 raise ConfigError(f"model.faults must be a table, got {type(faults).__name__}", field="faults")
@@ -93,3 +115,11 @@ def build_model(spec: Mapping[str, Any] | None = None, *, source: str | None = N
     except TypeError as exc:
         raise ConfigError(f"model: {exc}", field="model", source=source) from None
     return model
+
+
+def _source_dir(source: str | None) -> Path | None:
+    """The folder of ``source`` if it names a file (a preset), else None."""
+    if not source:
+        return None
+    path = Path(source).expanduser()
+    return path.resolve().parent if path.is_file() else None

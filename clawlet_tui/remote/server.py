@@ -20,6 +20,9 @@ Guarantees:
 * Graceful stop (SIGINT/SIGTERM in :func:`serve`, or :meth:`InferenceServer.stop`):
   readiness turns 503, the listening socket closes, requests in progress finish (up to
   ``drain_timeout_s``), then the engine drains and stops.
+* The model is served under ``model_name`` when one is given (``clawlet-tui serve``
+  defaults to a short one, ``mlp``, because Triton and KServe users type it in URLs),
+  otherwise under the model's own ``name``.
 """
 
 from __future__ import annotations
@@ -86,8 +89,12 @@ class InferenceServer:
         engine_config: OptimizationConfig | None = None,
         drain_timeout_s: float = 10.0,
         max_request_bytes: int = 64 * 2**20,
+        model_name: str | None = None,
     ) -> None:
+        if model_name is not None and (not model_name or "/" in model_name or model_name != model_name.strip()):
+            raise ServeError(f"model name must be non-empty, without '/' or surrounding spaces, got {model_name!r}")
         self.model = model
+        self._served_name = model_name
         self.engine = ClawletEngine(engine_config, model)
         self.drain_timeout_s = drain_timeout_s
         self.stats = ServerStats()
@@ -105,6 +112,9 @@ class InferenceServer:
 
     @property
     def name(self) -> str:
+        """The name clients use in URLs: ``model_name`` if given, else the model's own."""
+        if self._served_name is not None:
+            return self._served_name
         return str(getattr(self.model, "name", type(self.model).__name__))
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -324,12 +334,13 @@ async def running_server(
     *,
     engine_config: OptimizationConfig | None = None,
     drain_timeout_s: float = 10.0,
+    model_name: str | None = None,
 ) -> AsyncIterator[InferenceServer]:
     """A started :class:`InferenceServer` for the block (``server.url``, ``server.stats``, ``server.engine``).
 
     ``port=0`` picks a free port; to restart on the same port, pass ``server.port``.
     """
-    server = InferenceServer(model, engine_config=engine_config, drain_timeout_s=drain_timeout_s)
+    server = InferenceServer(model, engine_config=engine_config, drain_timeout_s=drain_timeout_s, model_name=model_name)
     await server.start(host, port)
     try:
         yield server
@@ -346,19 +357,27 @@ async def serve(
     ready_event: asyncio.Event | None = None,
     stop_event: asyncio.Event | None = None,
     announce: Callable[[str], None] | None = None,
-) -> None:
+    model_name: str | None = None,
+) -> int | None:
     """Serve ``model`` until SIGINT/SIGTERM (or ``stop_event``), then stop gracefully.
 
-    ``announce(url)`` is called and ``ready_event`` set once the server listens.
+    ``announce(url)`` is called and ``ready_event`` set once the server listens.  Returns
+    the number of the signal that stopped it (None when ``stop_event`` did).
     """
-    server = InferenceServer(model, engine_config=engine_config)
+    server = InferenceServer(model, engine_config=engine_config, model_name=model_name)
     await server.start(host, port)
     stop = stop_event or asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(int(sig))
+        stop.set()
+
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / not Unix
             pass
@@ -372,6 +391,7 @@ async def serve(
         for sig in installed:
             loop.remove_signal_handler(sig)
         await server.stop()
+    return received[0] if received else None
 
 
 def run_server(
@@ -379,21 +399,36 @@ def run_server(
     host: str = "127.0.0.1",
     port: int = 8000,
     config: OptimizationConfig | None = None,
+    *,
+    model_name: str | None = None,
+    source: str | None = None,
+    signal_exit: bool = False,
 ) -> int:
-    """``clawlet-tui serve``: build the model from its spec, serve until interrupted; exit code 0.
+    """``clawlet-tui serve``: build the model from its spec, serve until interrupted.
+
+    ``model_name`` is the name clients use (default: the model's own); ``source`` is the
+    preset file the spec came from (a user model is looked for next to it).  Returns 0,
+    or with ``signal_exit`` (the CLI's convention) 128 + the signal that stopped the
+    server after its graceful stop: 130 for SIGINT, 143 for SIGTERM.
 
     Raises :class:`ConfigError` for a bad model spec and :class:`ServeError` if the server
     cannot start (the CLI maps both to one-line messages).
     """
     from ..models import build_model
 
-    model = build_model(model_spec, source="serve")
+    model = build_model(model_spec, source=source or "serve")
+    own_name = str(getattr(model, "name", type(model).__name__))
+    served = model_name or own_name
 
     def announce(url: str) -> None:
-        print(f"clawlet-tui serve: {model.name} at {url}/v2/models/{model.name} (Ctrl-C to stop)", flush=True)
+        what = "" if served == own_name else f"model {own_name}; "
+        print(
+            f"clawlet-tui serve: {served} at {url}/v2/models/{served} ({what}Ctrl-C or SIGTERM stops it)", flush=True
+        )
 
+    stopped_by: int | None = int(signal.SIGINT)
     try:
-        asyncio.run(serve(model, host, port, engine_config=config, announce=announce))
+        stopped_by = asyncio.run(serve(model, host, port, engine_config=config, announce=announce, model_name=model_name))
     except KeyboardInterrupt:  # where signal handlers could not be installed
         pass
-    return 0
+    return 128 + stopped_by if signal_exit and stopped_by is not None else 0

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from .labels import Labels
-from .model import COMPONENT_SECTIONS, Report, Row, RunReport, Value
+from .model import COMPONENT_SECTIONS, POLICY_KEYS, Report, Row, RunReport, Value
 
 Detail = Literal["summary", "full"]
 
@@ -33,6 +33,7 @@ def render_markdown(report: Report, lang: str = "en", *, detail: Detail = "full"
 def _run(run: RunReport, labels: Labels) -> list[str]:
     lines = [f"# {labels.text('title')}: {run.preset} ({labels.mode(run.mode)})", ""]
     lines += _interrupted_note(run, labels)
+    lines += _errors_note(run, labels)
     lines += [f"## {labels.section('summary')}", ""]
     lines += _rows_table(run.section("summary").rows, labels)
     lines += [f"## {labels.section('components')}", ""]
@@ -49,6 +50,8 @@ def _compare(report: Report, labels: Labels, detail: Detail) -> list[str]:
     lines = [f"# {labels.text('compare_title')}: {after.preset}", ""]
     for run in report.runs:
         lines += _interrupted_note(run, labels)
+    for run in report.runs:
+        lines += _errors_note(run, labels, prefix=f"{labels.mode(run.mode)}: ")
     lines += [f"## {labels.section('comparison')}", ""]
     header = (labels.text("metric"), labels.text("before"), labels.text("after"), labels.text("change"))
     body = [
@@ -64,6 +67,14 @@ def _compare(report: Report, labels: Labels, detail: Detail) -> list[str]:
 
     lines += [f"## {labels.text('key_figures')}", ""]
     lines += _side_by_side(before.section("summary").rows, after.section("summary").rows, labels)
+
+    # which batch policy each side ran and why its batches left (issue 12: seen in compare)
+    lines += [f"## {labels.text('batching')}", ""]
+    policy_before = [row for row in before.section("batcher").rows if row.key in POLICY_KEYS]
+    policy_after = [row for row in after.section("batcher").rows if row.key in POLICY_KEYS]
+    known = {row.metric for row in policy_before}
+    policy_before += [Row(row.key, None, row.unit, arg=row.arg) for row in policy_after if row.metric not in known]
+    lines += _side_by_side(policy_before, policy_after, labels)
 
     lines += [f"## {labels.section('configuration')}", ""]
     shared = [row for row in after.section("configuration").rows if row.key not in ("mode", "started_at", "finished_at")]
@@ -99,8 +110,27 @@ def _components(run: RunReport, labels: Labels, *, level: str) -> list[str]:
 def _interrupted_note(run: RunReport, labels: Labels) -> list[str]:
     if not run.interrupted:
         return []
-    in_flight = run.section("configuration").value("in_flight_at_interrupt")
-    return [f"> **{labels.text('interrupted_note').format(in_flight)}**", ""]
+    configuration = run.section("configuration")
+    in_flight = configuration.value("in_flight_at_interrupt")
+    by = next((row.value for row in configuration if row.key == "interrupt_signal"), None)
+    note = "terminated_note" if by == "SIGTERM" else "interrupted_note"
+    return [f"> **{labels.text(note).format(in_flight)}**", ""]
+
+
+def _errors_note(run: RunReport, labels: Labels, *, prefix: str = "") -> list[str]:
+    """Each error kind's first message at the top of the page, where a failing model is seen."""
+    outcomes = run.section("outcomes")
+    firsts = [row for row in outcomes if row.key == "first_error"]
+    if not firsts:
+        return []
+    counts = {row.arg: row.value for row in outcomes if row.key == "errors_by_kind"}
+    note = "no_success_note" if outcomes.value("succeeded") == 0 else "errors_note"
+    lines = [f"> **{prefix}{labels.text(note)}**", ">"]
+    for row in firsts:
+        count = counts.get(row.arg)
+        times = f" (×{count:,})" if isinstance(count, int) else ""
+        lines.append(f"> - `{row.arg}`{times}: {' '.join(str(row.value).split())}")
+    return [*lines, ""]
 
 
 # -- tables ---------------------------------------------------------------------------------

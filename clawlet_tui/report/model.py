@@ -26,6 +26,11 @@ Value = int | float | str | bool | None | Histogram
 COMPONENT_SECTIONS = ("batcher", "cache", "memory", "concurrency", "pool", "monitor", "outcomes")
 #: every section of one run's report, in display order
 RUN_SECTIONS = ("summary", *COMPONENT_SECTIONS, "configuration", "engine_config")
+#: why a batch left the queue, in the engine's order (see ``BatchStats.dispatch_reasons``);
+#: each is a batcher row ``dispatch_<reason>``, present (0) even before the engine counts it
+DISPATCH_REASONS = ("full", "worker_free", "wait_expired", "predicted_gain")
+#: batcher rows that say how batching decided, shown side by side by ``compare``
+POLICY_KEYS = ("batch_policy", *(f"dispatch_{r}" for r in DISPATCH_REASONS), "dispatch_other", "cost_a", "cost_b", "shed")
 
 
 @dataclass(frozen=True)
@@ -193,7 +198,28 @@ def batcher_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
         Row("compute_p50", b.compute.p50_ms, "ms"),
         Row("compute_p99", b.compute.p99_ms, "ms"),
         Row("batch_splits", b.splits, "batches"),
+        *policy_rows(s),
     )
+
+
+def policy_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
+    """The batch policy, why batches left (one row per reason), the fitted cost, the shed count.
+
+    The fitted cost ``a + b*n`` is None (shown as "none") until the engine has fitted it.
+    A reason the engine adds later is kept, as ``dispatch_other`` with the reason as arg.
+    """
+    b = s.batches
+    counts = dict(b.dispatch_reasons)
+    rows = [Row("batch_policy", b.policy)]
+    rows += [Row(f"dispatch_{reason}", counts.pop(reason, 0), "batches") for reason in DISPATCH_REASONS]
+    rows += [Row("dispatch_other", count, "batches", arg=reason) for reason, count in counts.items()]
+    rows += [
+        Row("cost_a", b.cost_a_ms, "ms"),
+        Row("cost_b", b.cost_b_ms, "ms"),
+        Row("cost_samples", b.cost_samples, "batches"),
+        Row("shed", b.shed, "requests"),
+    ]
+    return tuple(rows)
 
 
 def cache_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
@@ -292,6 +318,8 @@ def outcome_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
         Row("in_flight", o.in_flight, "requests"),
     ]
     rows.extend(Row("errors_by_kind", count, "requests", arg=kind) for kind, count in o.errors_by_kind)
+    # the message of each kind's first occurrence: what the user needs to fix a failing model
+    rows.extend(Row("first_error", " ".join(message.split()), arg=kind) for kind, message in o.first_errors)
     return tuple(rows)
 
 
@@ -314,6 +342,8 @@ def configuration_rows(result: RunResult) -> tuple[Row, ...]:
     ]
     if result.interrupted:
         rows.append(Row("in_flight_at_interrupt", result.in_flight_at_interrupt, "requests"))
+        if result.interrupt_signal:
+            rows.append(Row("interrupt_signal", result.interrupt_signal))
     rows += [
         Row("cpu", machine.cpu_model),
         Row("cores", machine.cores),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import types
@@ -58,10 +59,21 @@ def test_run_help_lists_options(capsys):
     ],
 )
 def test_usage_errors_exit_2(capsys, argv):
+    """Usage errors are bad input like any other: one line, exit 2, no usage block."""
     code, out, err = run_main(capsys, *argv)
     assert code == 2
-    assert "usage:" in err
+    assert err.count("\n") == 1 and err.startswith("clawlet-tui")
+    assert "usage:" not in err
     assert "Traceback" not in err
+
+
+def test_negative_duration_is_one_line(capsys):
+    code, out, err = run_main(capsys, "run", "--preset", "steady", "--duration", "-1")
+    assert (code, out) == (2, "")
+    assert err == (
+        "clawlet-tui run: error: argument --duration: duration must be a positive number of seconds, "
+        "got '-1' (see 'clawlet-tui run --help')\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,13 +81,13 @@ def test_usage_errors_exit_2(capsys, argv):
     [
         (["run", "--preset", "steady", "--set", "batch_size=eight"], "--set: batch_size must be an integer, got 'eight'"),
         (["run", "--preset", "steady", "--set", "no_such_field=1"], "unknown config field 'no_such_field'"),
-        (["compare", "--preset", "steady", "--set", "batch_size"], "expected field=value"),
+        (["compare", "--preset", "steady", "--set", "batch_size"], "--set: 'batch_size': expected FIELD=VALUE"),
         (["run", "--preset", "steady", "--report", "out.txt"], "report file must end in .md, .json or .csv"),
         (["run", "--preset", "steady", "--report", "/no/such/dir/r.md"], "report directory '/no/such/dir' does not exist"),
         (["--set", "enable_cache=maybe"], "enable_cache must be true or false"),
         (["serve", "--preset", "steady", "--set", "max_concurrent=0"], "max_concurrent must be >= 1, got 0"),
         (["serve", "--preset", "no-such-preset"], "no-such-preset"),
-        (["--theme", "/no/such/dir/mine.toml"], "dir/mine.toml: file: cannot read"),
+        (["--theme", "/no/such/dir/mine.toml"], "error: /no/such/dir/mine.toml: file: cannot read"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
@@ -85,6 +97,94 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert err.count("\n") == 1
     assert err.startswith("clawlet-tui: error: ")
     assert message in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # did you mean, as preset files say it
+        (["run", "steady", "--set", "batchsize=16"],
+         "--set: unknown config field 'batchsize' (did you mean 'batch_size'?)"),
+        (["--set", "max_concurent=2"], "--set: unknown config field 'max_concurent' (did you mean 'max_concurrent'?)"),
+        # a value the config refuses keeps its --set: prefix (it used to lose it)
+        (["run", "steady", "--set", "batch_size=0"], "--set: batch_size must be >= 1, got 0"),
+        (["--set", "batch_size=0"], "--set: batch_size must be >= 1, got 0"),
+        (["serve", "--set", "max_concurrent=0"], "--set: max_concurrent must be >= 1, got 0"),
+        # no '=': the prefix once, not twice
+        (["run", "steady", "--set", "batch_size"], "--set: 'batch_size': expected FIELD=VALUE, e.g. batch_size=16"),
+    ],
+)
+def test_set_errors_say_set_once_and_suggest(capsys, argv, expected):
+    code, out, err = run_main(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == f"clawlet-tui: error: {expected}\n"
+    assert err.count("--set") == 1
+
+
+def test_theme_errors_name_the_path_as_given(capsys, tmp_path, monkeypatch):
+    """A missing absolute path is named whole, not cut to its last two parts."""
+    code, _, err = run_main(capsys, "--theme", "/a/b/nothere.toml")
+    assert (code, err) == (2, "clawlet-tui: error: /a/b/nothere.toml: file: cannot read: No such file or directory\n")
+    # and so is a malformed file, absolute or relative
+    (tmp_path / "deep").mkdir()
+    bad = tmp_path / "deep" / "x.toml"
+    bad.write_text('name = "x"\nprimary = "blurple"\n', encoding="utf-8")
+    code, _, err = run_main(capsys, "--theme", str(bad))
+    assert (code, err) == (2, f"clawlet-tui: error: {bad}: primary: not a colour: 'blurple'\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(capsys, "--theme", "deep/x.toml")
+    assert err == "clawlet-tui: error: deep/x.toml: primary: not a colour: 'blurple'\n"
+
+
+def test_configuration_md_states_what_a_broken_theme_file_does(capsys, tmp_path):
+    """The doc's --theme example is what the command prints, and it says exit code 2 (it used to say
+    a broken theme never stops the dashboard, while --theme bad.toml exits 2)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    theme_part = doc[doc.index("## Theme files"):]
+    example = "clawlet-tui: error: /home/me/x.toml: primary: not a colour: 'blurple'"
+    assert f"`{example}`" in " ".join(theme_part.split())
+    assert "exit code 2" in theme_part and "`--theme PATH` is checked before the screen opens" in theme_part
+    bad = tmp_path / "x.toml"
+    bad.write_text('name = "x"\nprimary = "blurple"\n', encoding="utf-8")
+    code, _, err = run_main(capsys, "--theme", str(bad))
+    assert code == 2 and err.strip() == example.replace("/home/me", str(tmp_path))
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_backend_is_exit_1_one_line_everywhere(capsys, monkeypatch):
+    """The documented rule: nothing answers at --backend -> exit 1 before any load (the dashboard too)."""
+    url = f"http://127.0.0.1:{_closed_port()}"
+    fake_app = types.ModuleType("clawlet_tui.tui.app")
+    fake_app.run_dashboard = lambda **kwargs: pytest.fail("the dashboard opened")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "clawlet_tui.tui.app", fake_app)
+    for argv in (["run", "steady", "--duration", "1", "--backend", url], ["--backend", url]):
+        code, out, err = run_main(capsys, *argv)
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"clawlet-tui: error: cannot reach {url}/v2/health/ready") and err.count("\n") == 1
+    # a URL that is not one is bad input
+    code, _, err = run_main(capsys, "run", "steady", "--duration", "1", "--backend", "127.0.0.1:8000")
+    assert code == 2 and "must start with http:// or https://" in err
+
+
+def test_readme_documents_the_exit_codes():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\d+(?: / \d+)?) \| (.+) \|$", readme, re.M))
+    assert "`--backend` that cannot be reached" in rows["1"]
+    assert "bad input" in rows["2"]
+    assert "no request succeeded" in rows["3"]
+    assert "130 / 143" in rows
+    assert (cli.EXIT_NO_SUCCESS, cli.EXIT_INTERRUPTED, cli.EXIT_TERMINATED) == (3, 130, 143)
 
 
 def test_parse_overrides_types_values():
@@ -126,10 +226,14 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch, tmp_path):
 
     presets = types.SimpleNamespace(config=__import__("clawlet_tui.engine.config").engine.config.OptimizationConfig())
     monkeypatch.setattr(load, "load_preset", lambda name: presets, raising=False)
+    monkeypatch.setattr(cli, "check_backend", lambda url, name: None)
     assert cli.main([]) == 0
     no_backend = {"backend_url": None, "model_name": None}
+    for call in calls:
+        assert callable(call.pop("on_app"))  # the SIGTERM hook
     assert calls == [{"preset": "steady", "overrides": None, "theme": None, **no_backend}]
     assert cli.main(["--preset", "bursty", "--set", "batch_size=8", "--theme", "dark"]) == 0
+    calls[-1].pop("on_app")
     assert calls[-1] == {"preset": "bursty", "overrides": {"batch_size": 8}, "theme": "dark", **no_backend}
     assert cli.main(["--backend", "http://10.0.0.5:8000", "--model-name", "resnet"]) == 0
     assert calls[-1]["backend_url"] == "http://10.0.0.5:8000" and calls[-1]["model_name"] == "resnet"
@@ -142,7 +246,7 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch, tmp_path):
     bad.write_text('name = "mine"\nprimary = "blurple"\n', encoding="utf-8")
     assert cli.main(["--theme", str(bad)]) == 2
     assert len(calls) == 3
-    assert capsys.readouterr().err == f"clawlet-tui: error: {tmp_path.name}/mine.toml: primary: not a colour: 'blurple'\n"
+    assert capsys.readouterr().err == f"clawlet-tui: error: {bad}: primary: not a colour: 'blurple'\n"
 
 
 def test_headless_commands_never_import_textual():
@@ -212,3 +316,53 @@ def test_progress_line_only_on_a_tty():
     assert "\n" not in tty.getvalue()
     line.clear()
     assert tty.getvalue().endswith("\r")
+
+
+# -- what a run shows while it runs -----------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_run_watch_prints_a_summary_every_10_s_when_not_a_terminal():
+    stats = types.SimpleNamespace(elapsed_s=1.0, sent=1, completed=1)
+    stream, clock = io.StringIO(), _Clock()
+    watch = cli.RunWatch(stream, clock=clock)
+    for clock.now in (0.25, 0.5, 5.0, 10.0, 10.24, 15.0, 20.3, 29.0):
+        watch.update(_snapshot(), stats, prefix="baseline")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3  # as the load starts, at 10.25 s and at 20.3 s: not per snapshot
+    assert all(line.startswith("clawlet-tui: baseline 1.0s  sent 1  done 1") for line in lines)
+    assert "\r" not in stream.getvalue()
+
+
+def test_run_watch_prints_each_kind_of_first_error_once():
+    import dataclasses
+
+    stream = _Tty()
+    watch = cli.RunWatch(stream)
+    stats = types.SimpleNamespace(elapsed_s=1.0, sent=1, completed=1)
+    first = (("ValueError", "ValueError: my model broke (mymodel.py:3 in predict)"),)
+    both = first + (("RequestTimeout", "request timed out after 0.5 s"),)
+    for firsts in ((), first, first, both, both):
+        snapshot = _snapshot()
+        watch.update(dataclasses.replace(snapshot, outcomes=dataclasses.replace(snapshot.outcomes, first_errors=firsts)), stats)
+    watch.finish(dataclasses.replace(snapshot, outcomes=dataclasses.replace(snapshot.outcomes, first_errors=both)))
+    text = stream.getvalue()
+    assert text.count("clawlet-tui: first ValueError: my model broke (mymodel.py:3 in predict)\n") == 1
+    assert text.count("clawlet-tui: first RequestTimeout: request timed out after 0.5 s\n") == 1
+    assert "ValueError: ValueError" not in text
+    assert watch.errors_shown == {"ValueError", "RequestTimeout"}
+
+
+def test_progress_counts_failures():
+    import dataclasses
+
+    snapshot = _snapshot()
+    failing = dataclasses.replace(snapshot, outcomes=dataclasses.replace(snapshot.outcomes, failed=4, rejected=1))
+    assert "done 2455  failed 5  " in cli.format_progress(failing, types.SimpleNamespace(elapsed_s=1, sent=2460, completed=2455))

@@ -149,3 +149,43 @@ def test_bad_preset_gives_one_line_error(filename):
     assert "\n" not in message
     assert message.startswith(f"{path}: ")
     assert BAD_PRESETS[filename] in message, message
+
+
+# -- a user's own model next to the preset (no PYTHONPATH) ---------------------------------
+
+USER_PRESET = """\
+description = "user model"
+[load]
+rate_rps = 10
+duration_s = 1
+[model]
+{model}
+"""
+
+
+def _user_preset(folder: Path, model_lines: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mine.toml"
+    path.write_text(USER_PRESET.format(model=model_lines), encoding="utf-8")
+    return path
+
+
+def test_a_preset_finds_the_model_file_next_to_it(tmp_path, monkeypatch):
+    import uuid
+
+    name = f"byo_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / f"{name}.py").write_text("def predict(batch):\n    return [1 for _ in batch]\n")
+    monkeypatch.chdir(tmp_path)  # the model is not in the current directory: only next to the preset
+    for lines in (f'target = "{name}:predict"', f'path = "./{name}.py"'):
+        preset = load_preset(str(_user_preset(tmp_path / "project", lines)))
+        assert preset.build_model().predict([0, 0]) == [1, 1]
+
+
+def test_a_missing_user_model_is_one_line_naming_file_and_field(tmp_path):
+    path = _user_preset(tmp_path, 'target = "clawlet_absent_model:predict"')
+    with pytest.raises(PresetError) as info:
+        load_preset(str(path))
+    message = str(info.value)
+    assert message.startswith(f"{path}: model.target: cannot import model module 'clawlet_absent_model'")
+    assert "\n" not in message and str(tmp_path) in message

@@ -9,7 +9,10 @@ import uuid
 import numpy as np
 import pytest
 
-from clawlet_tui.engine.errors import ConfigError
+import sys
+from pathlib import Path
+
+from clawlet_tui.engine.errors import BackendError, ConfigError
 from clawlet_tui.models import (
     FaultyModel,
     FunctionModel,
@@ -159,7 +162,9 @@ def test_fault_parameter_errors_name_the_faults_table():
 def test_missing_function_target_message_is_not_doubled():
     with pytest.raises(ConfigError) as info:
         build_model({"kind": "function"})
-    assert str(info.value) == "model.target is required for kind 'function'"
+    assert str(info.value) == (
+        "model.target (module:function) or model.path (a .py file) is required for kind 'function'"
+    )
 
 
 # -- user functions ------------------------------------------------------------------------
@@ -211,8 +216,13 @@ async def test_load_async_function_with_make_input(user_module):
 
 
 def test_function_output_length_is_checked():
-    with pytest.raises(ValueError, match="returned 1 outputs for 2 inputs"):
+    """A wrong count names the model, the batch size and the count, as a BadOutput (not split)."""
+    with pytest.raises(BackendError, match=r"model f returned 1 outputs for a batch of 2") as info:
         FunctionModel(lambda b: b[:1], name="f").predict([1, 2])
+    assert info.value.kind == "BadOutput"
+    with pytest.raises(BackendError, match=r"model g returned NoneType for a batch of 3") as info:
+        FunctionModel(lambda b: None, name="g").predict([1, 2, 3])
+    assert info.value.kind == "BadOutput"
 
 
 @pytest.mark.parametrize(
@@ -222,8 +232,8 @@ def test_function_output_length_is_checked():
         ("mod:", "must look like package.module:function"),
         (":fn", "must look like package.module:function"),
         ("clawlet_no_such_module_xyz:fn", "cannot import model module 'clawlet_no_such_module_xyz'"),
-        ("os:no_such_function", "module 'os' has no callable 'no_such_function'"),
-        ("os:sep", "module 'os' has no callable 'sep'"),
+        ("os:no_such_function", r"module 'os' \(.*os.py\) has no callable 'no_such_function'"),
+        ("os:sep", r"module 'os' \(.*os.py\) has no callable 'sep'"),
     ],
 )
 def test_bad_targets_are_config_errors(target, message):
@@ -245,3 +255,106 @@ def test_input_bank_payloads_are_deterministic_and_distinct_per_key():
         seen.add(payload.tobytes())
     assert len(seen) == len(keys)
     assert not np.array_equal(InputBank(64, seed=4).payload(5), bank.payload(5))
+
+
+# -- user models from the user's own folder (no PYTHONPATH) --------------------------------
+
+
+def _write(folder: Path, name: str, source: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    return path
+
+
+def _unique() -> str:
+    return f"byo_{uuid.uuid4().hex[:8]}"
+
+
+TIMES_TWO = """
+def predict(batch):
+    return [x * 2 for x in batch]
+
+def triple(batch):
+    return [x * 3 for x in batch]
+"""
+
+
+def test_target_is_found_next_to_the_preset_and_sys_path_is_left_alone(tmp_path):
+    name = _unique()
+    _write(tmp_path / "presets", f"{name}.py", TIMES_TWO)
+    before = list(sys.path)
+    model = build_model({"target": f"{name}:predict"}, source=str(_write(tmp_path / "presets", "p.toml", "")))
+    assert isinstance(model, FunctionModel)  # kind = "function" inferred from target
+    assert model.predict([1, 2]) == [2, 4]
+    assert sys.path == before
+
+
+def test_target_is_found_in_the_current_directory(tmp_path, monkeypatch):
+    name = _unique()
+    _write(tmp_path / "cwd", f"{name}.py", TIMES_TWO)
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert build_model({"kind": "function", "target": f"{name}:triple"}).predict([1]) == [3]
+
+
+def test_preset_folder_wins_over_the_current_directory(tmp_path, monkeypatch):
+    name = _unique()
+    _write(tmp_path / "presets", f"{name}.py", TIMES_TWO)
+    _write(tmp_path / "cwd", f"{name}.py", "def predict(batch):\n    return ['cwd' for _ in batch]\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert load_function_model(f"{name}:predict", search_dirs=[tmp_path / "presets"]).predict([5]) == [10]
+
+
+def test_a_module_imports_its_sibling_files(tmp_path):
+    name, helper = _unique(), _unique()
+    _write(tmp_path, f"{helper}.py", "FACTOR = 7\n")
+    _write(tmp_path, f"{name}.py", f"from {helper} import FACTOR\ndef predict(batch):\n    return [x * FACTOR for x in batch]\n")
+    assert load_function_model(f"{name}:predict", search_dirs=[tmp_path]).predict([1]) == [7]
+
+
+def test_path_is_relative_to_the_preset_and_function_defaults_to_predict(tmp_path):
+    name = _unique()
+    _write(tmp_path / "models", f"{name}.py", TIMES_TWO)
+    preset = _write(tmp_path, "p.toml", "")
+    assert build_model({"path": f"./models/{name}.py"}, source=str(preset)).predict([4]) == [8]
+    model = build_model({"kind": "function", "path": f"models/{name}.py", "function": "triple"}, base_dir=tmp_path)
+    assert model.predict([4]) == [12]
+    assert model.name == f"{name}:triple"
+
+
+def test_two_folders_may_each_have_their_own_module_of_the_same_name(tmp_path):
+    name = _unique()
+    _write(tmp_path / "a", f"{name}.py", "def predict(batch):\n    return ['a' for _ in batch]\n")
+    _write(tmp_path / "b", f"{name}.py", "def predict(batch):\n    return ['b' for _ in batch]\n")
+    assert load_function_model(f"{name}:predict", search_dirs=[tmp_path / "a"]).predict([0]) == ["a"]
+    assert load_function_model(f"{name}:predict", search_dirs=[tmp_path / "b"]).predict([0]) == ["b"]
+    assert build_model({"path": str(tmp_path / "a" / f"{name}.py")}).predict([0]) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "message"),
+    [
+        ({"target": "json:predict"}, "model.target", "'json' is already the name of another module"),
+        ({"path": "./nothere.py"}, "model.path", "no such file"),
+        ({"path": "./model.txt"}, "model.path", "must be a .py file"),
+        ({"path": "./m.py", "target": "m:predict"}, "model.target", "give one of model.target"),
+        ({"target": "m:predict", "function": "f"}, "model.function", "only used with model.path"),
+        ({"target": "clawlet_nowhere_xyz:predict"}, "model.target", "no clawlet_nowhere_xyz.py in"),
+    ],
+)
+def test_user_model_errors_name_the_field(tmp_path, spec, field, message):
+    _write(tmp_path, "json.py", TIMES_TWO)  # a user file named like a loaded module
+    with pytest.raises(ConfigError, match=message) as info:
+        build_model(spec, base_dir=tmp_path)
+    assert info.value.field == field
+
+
+def test_a_module_that_fails_to_import_names_the_line(tmp_path):
+    name = _unique()
+    _write(tmp_path, f"{name}.py", "import math\n\nVALUE = undefined_name\n")
+    with pytest.raises(ConfigError) as info:
+        build_model({"target": f"{name}:predict"}, base_dir=tmp_path)
+    assert f"NameError: name 'undefined_name' is not defined ({name}.py:3 in <module>)" in str(info.value)
+    _write(tmp_path, f"{name}b.py", "def predict(batch)\n    return batch\n")
+    with pytest.raises(ConfigError, match=rf"SyntaxError: .* \({name}b.py:1\)"):
+        build_model({"path": f"{name}b.py"}, base_dir=tmp_path)

@@ -221,3 +221,96 @@ def test_write_report_rejects_before_writing(tmp_path, factory):
     with pytest.raises(ConfigError):
         write_report(tmp_path / "x.md", factory.optimized(), None, "steady", lang="fr")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- batch policy, first errors, SIGTERM (issues 12 and 14) ---------------------------------
+
+
+def _policy_snapshot(factory, **outcome_changes):
+    import dataclasses
+
+    from clawlet_tui.engine.snapshot import BatchStats
+
+    snap = factory.optimized()
+    batches = dataclasses.replace(
+        snap.batches, policy="adaptive", dispatch_reasons=(("full", 3), ("worker_free", 200), ("teleport", 1)),
+        cost_a_ms=0.52, cost_b_ms=0.11, cost_samples=40, shed=2,
+    )
+    assert isinstance(batches, BatchStats)
+    outcomes = dataclasses.replace(snap.outcomes, **outcome_changes)
+    return dataclasses.replace(snap, batches=batches, outcomes=outcomes)
+
+
+FIRST = (("ValueError", "ValueError: my model broke (mymodel.py:3 in predict)"),
+         ("BadOutput", "model mymodel:predict returned 1 outputs for a batch of 4"))
+
+
+def test_batch_policy_and_dispatch_reasons_in_every_format(factory):
+    report = build_run_report(factory.result(_policy_snapshot(factory)))
+    md = render_markdown(report, "en")
+    for line in ("| Batch policy | adaptive |", "| Batches sent full | 3 |",
+                 "| Batches sent at once (a worker was free) | 200 |", "| Batches sent when the wait ran out | 0 |",
+                 "| Batches sent after a wait the cost model chose | 0 |", "| Batches sent: teleport | 1 |",
+                 "| Fitted batch cost a (per batch) | 0.52 ms |", "| Fitted batch cost b (per item) | 0.11 ms |",
+                 "| Rejected as predicted late (shed) | 2 |"):
+        assert line in md, line
+    assert "| 批处理策略 | adaptive |" in render_markdown(report, "zh")
+    batcher = json.loads(render_json(report))["runs"][0]["sections"]["batcher"]["metrics"]
+    assert batcher["dispatch_worker_free"]["value"] == 200
+    assert batcher["dispatch_other.teleport"]["value"] == 1
+    assert batcher["cost_a"] == {"label": "Fitted batch cost a (per batch)", "value": 0.52, "unit": "ms"}
+    rows = {(r["section"], r["metric"]): r["value"] for r in csv.DictReader(io.StringIO(render_csv(report)))}
+    assert rows[("batcher", "batch_policy")] == "adaptive"
+    assert rows[("batcher", "shed")] == "2"
+
+
+def test_an_unfitted_cost_model_is_none_not_zero(optimized_result):
+    md = render_markdown(build_run_report(optimized_result), "en")
+    assert "| Fitted batch cost a (per batch) | none |" in md
+    csv_rows = {r["metric"]: r["value"] for r in csv.DictReader(io.StringIO(render_csv(build_run_report(optimized_result))))}
+    assert csv_rows["cost_a"] == ""
+
+
+def test_compare_shows_both_policies_side_by_side(factory):
+    import dataclasses
+
+    base = factory.baseline()
+    base = dataclasses.replace(base, batches=dataclasses.replace(base.batches, policy="timeout",
+                                                                  dispatch_reasons=(("wait_expired", 950),)))
+    report = build_compare_report(factory.result(base), factory.result(_policy_snapshot(factory)))
+    text = render_markdown(report, "en", detail="summary")
+    assert "## Batching" in text
+    assert "| Batch policy | timeout | adaptive |" in text
+    assert "| Batches sent when the wait ran out | 950 | 0 |" in text
+    assert "| Batches sent: teleport | none | 1 |" in text  # a reason only one side has
+    assert "## 批处理" in render_markdown(report, "zh", detail="summary")
+
+
+def test_first_errors_are_at_the_top_and_in_every_format(factory):
+    snap = _policy_snapshot(factory, first_errors=FIRST, errors_by_kind=(("BadOutput", 4), ("ValueError", 6)))
+    report = build_run_report(factory.result(snap))
+    md = render_markdown(report, "en")
+    top = md.split("## Test results")[0]
+    assert "> **Requests failed. The first error of each kind:**" in top
+    assert "> - `ValueError` (×6): ValueError: my model broke (mymodel.py:3 in predict)" in top
+    assert "| First error: BadOutput | model mymodel:predict returned 1 outputs for a batch of 4 |" in md
+    assert "首个错误：ValueError" in render_markdown(report, "zh")
+    outcomes = json.loads(render_json(report))["runs"][0]["sections"]["outcomes"]["metrics"]
+    assert outcomes["first_error.ValueError"]["value"] == "ValueError: my model broke (mymodel.py:3 in predict)"
+    rows = {(r["section"], r["metric"]): r["value"] for r in csv.DictReader(io.StringIO(render_csv(report)))}
+    assert rows[("outcomes", "first_error.BadOutput")].startswith("model mymodel:predict returned 1")
+
+
+def test_no_success_note(factory):
+    snap = _policy_snapshot(factory, succeeded=0, failed=1000, rejected=0, timed_out=0, first_errors=FIRST[:1])
+    md = render_markdown(build_run_report(factory.result(snap)), "en")
+    assert "> **No request succeeded. The first error of each kind:**" in md
+    assert "Errors" not in md.split("## Test results")[0].replace("error of each kind", "")
+
+
+def test_markdown_sigterm_note(factory):
+    result = factory.result(factory.optimized(), interrupted=True, in_flight_at_interrupt=5, interrupt_signal="SIGTERM")
+    text = render_markdown(build_run_report(result), "en")
+    assert "Stopped by SIGTERM: 5 requests were in flight" in text
+    assert "| Interrupted by | SIGTERM |" in text
+    assert "运行被 SIGTERM 终止" in render_markdown(build_run_report(result), "zh")
