@@ -76,6 +76,7 @@ async def test_histogram_view_of_a_snapshot_without_one() -> None:
     app = make_replay_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await feed_stream(pilot)
+        app._refresh_timer.stop()  # a late tick would show the recording's last snapshot again
         panel = app.screen.query_one(LatencyPanel)
         panel.view = "histogram"
         panel.snapshot = MetricsSnapshot()  # what an engine that does not fill the field sends
