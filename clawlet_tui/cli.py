@@ -206,11 +206,6 @@ def parse_overrides(assignments: Sequence[str]) -> dict[str, Any]:
     return overrides
 
 
-def apply_overrides(config: OptimizationConfig, overrides: dict[str, Any]) -> OptimizationConfig:
-    """``config`` with the ``--set`` values; a value the config refuses is a ``--set:`` error."""
-    return OptimizationConfig.from_mapping(overrides, base=config, source="--set")
-
-
 # -- entry point ----------------------------------------------------------------------------
 
 
@@ -324,9 +319,11 @@ class SignalWatch:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from .load import load_preset
 
+    from .session import resolve_config
+
     overrides = parse_overrides(args.dashboard_sets)
     preset = load_preset(args.dashboard_preset)
-    apply_overrides(preset.config, overrides)  # fail here, not inside the UI
+    resolve_config(preset, overrides)  # fail here, not inside the UI
     if args.dashboard_theme:
         _check_theme_file(args.dashboard_theme)
     backend_url = args.dashboard_backend or getattr(preset, "backend_url", None)
@@ -427,9 +424,11 @@ def check_backend(url: str, model_name: str | None) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .load import load_preset
     from .remote.server import run_server
+    from .session import resolve_config
 
     preset = load_preset(args.preset)
-    config = apply_overrides(preset.config, parse_overrides(args.sets))
+    # the server builds its own engine and model; the config means what it means for `run`
+    config = resolve_config(preset, parse_overrides(args.sets))
     name = args.model_name or default_served_name(preset.model_spec)
     return run_server(
         preset.model_spec, host=args.host, port=args.port, config=config, model_name=name,
@@ -571,6 +570,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Check everything the user typed before any load runs; returns (preset, overrides)."""
     from .load import load_preset
     from .report import format_for_path
+    from .session import resolve_config
 
     overrides = parse_overrides(args.sets)
     if args.report is not None:
@@ -579,7 +579,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if not parent.is_dir():
             raise ConfigError(f"report directory {str(parent)!r} does not exist", field="report")
     preset = load_preset(args.preset)
-    apply_overrides(preset.config, overrides)
+    resolve_config(preset, overrides)
     return preset, overrides
 
 
