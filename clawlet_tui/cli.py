@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import difflib
 import signal
 import sys
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from . import __version__
-from .engine.config import ALIASES, OptimizationConfig, parse_assignment
+from .engine.config import ALIASES, OptimizationConfig, parse_assignment, unknown_config_field
 from .engine.errors import ClawletError, ConfigError
 
 PROG = "clawlet-tui"
@@ -195,12 +194,10 @@ def parse_overrides(assignments: Sequence[str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for text in assignments:
         if "=" not in text:
-            raise ConfigError(f"{text!r}: expected FIELD=VALUE, e.g. batch_size=16", source="--set")
+            raise ConfigError(reason=f"{text!r}: expected FIELD=VALUE, e.g. batch_size=16", source="--set")
         raw_key = text.split("=", 1)[0].strip()
         if ALIASES.get(raw_key, raw_key) not in _CONFIG_FIELDS:
-            close = difflib.get_close_matches(raw_key, sorted(_CONFIG_FIELDS | set(ALIASES)), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(_CONFIG_FIELDS))})"
-            raise ConfigError(f"unknown config field {raw_key!r}{hint}", field=raw_key, source="--set")
+            raise unknown_config_field(raw_key, source="--set")
         key, value = parse_assignment(text)
         overrides[key] = value
     return overrides
@@ -401,10 +398,9 @@ def _check_theme_file(theme: str) -> None:
     except ThemeError as exc:
         # the theme loader shortens paths to ``dir/file.toml`` for the event log; on the
         # command line the user needs the path they typed, absolute or not
-        message = str(exc)
-        if exc.source and message.startswith(f"{exc.source}: "):
-            message = message[len(exc.source) + 2 :]
-        raise ThemeError(message, field=exc.field, source=str(Path(theme).expanduser())) from None
+        raise ThemeError(
+            reason=exc.reason, field=exc.field, sep=exc.sep, source=str(Path(theme).expanduser())
+        ) from None
 
 
 def check_backend(url: str, model_name: str | None) -> None:
@@ -577,7 +573,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         format_for_path(args.report)
         parent = args.report.resolve().parent
         if not parent.is_dir():
-            raise ConfigError(f"report directory {str(parent)!r} does not exist", field="report")
+            raise ConfigError(reason=f"report directory {str(parent)!r} does not exist", field="report", sep=None)
     preset = load_preset(args.preset)
     resolve_config(preset, overrides)
     return preset, overrides
