@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--theme", dest="dashboard_theme", default=None, metavar="NAME|PATH", help="dashboard theme")
     _add_backend_options(parser, dest_prefix="dashboard_")
+    parser.set_defaults(func=cmd_dashboard)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", action="store_true",
         help="run in baseline mode (no batching, no cache, one request at a time)",
     )
+    run.set_defaults(func=cmd_run)
 
     compare = commands.add_parser(
         "compare", help="run a preset in baseline and optimized mode and compare",
@@ -102,10 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(each with a fresh disk cache) and print the before/after table.",
     )
     _add_run_options(compare)
+    compare.set_defaults(func=cmd_compare)
 
-    commands.add_parser(
+    presets = commands.add_parser(
         "presets", help="list the presets", description="List the available presets with a one-line description each."
     )
+    presets.set_defaults(func=cmd_presets)
 
     serve = commands.add_parser(
         "serve", help="serve a model over the Open Inference Protocol (KServe v2 HTTP)",
@@ -124,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="name clients use for the model (default: its kind, e.g. 'mlp'; for your own "
         "function, its module's name)",
     )
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -210,17 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command in ("run", "compare"):
-            _one_preset(parser, args)
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "presets":
-            return cmd_presets(args)
-        if args.command == "serve":
-            return cmd_serve(args)
-        return cmd_dashboard(args)
+        _one_preset(parser, args)
+        command: Callable[[argparse.Namespace], int] = args.func
+        return command(args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ClawletError as exc:
@@ -237,7 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_preset(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """``run steady`` and ``run --preset steady`` both work; one of them is required."""
+    """``run steady`` and ``run --preset steady`` both work; one of them is required.
+
+    Only commands with a positional preset (``run``, ``compare``) are concerned.
+    """
+    if not hasattr(args, "preset_arg"):
+        return
     if args.preset is not None and args.preset_arg is not None and args.preset != args.preset_arg:
         parser.error(f"{args.command}: two presets given ({args.preset_arg!r} and --preset {args.preset!r}); give one")
     args.preset = args.preset or args.preset_arg
