@@ -69,7 +69,9 @@ class Session:
     engine_factory: EngineFactory
     #: the remote backend the engine runs batches on, None in process
     backend: RemoteBackend | None = None
-    #: the temporary L2 directory this session made, None if the config names its own
+    #: the temporary L2 directory this session made, None if the config names its own;
+    #: a caller that keeps the engine past the session (the dashboard's LiveRun) takes it
+    #: over and removes it itself
     l2_dir: str | None = None
 
     def close(self) -> None:
