@@ -544,24 +544,19 @@ def _no_success_check(result: Any, watch: RunWatch) -> int:
 
 def _announce_plan(preset: Any, duration_s: float | None, *, runs: int) -> None:
     """Say how long a long run will take before it starts (a preset may run for an hour)."""
+    from .load.profiles import format_duration
+
     planned = duration_s if duration_s is not None else preset.load.duration_s
     if planned is None or planned <= LONG_RUN_S:
         return
     where = "--duration" if duration_s is not None else f"preset {preset.name}'s duration_s"
-    each = f"{runs} runs (baseline, then optimized) of {_human_s(planned)} each" if runs > 1 else _human_s(planned)
+    length = format_duration(planned)
+    each = f"{runs} runs (baseline, then optimized) of {length} each" if runs > 1 else length
     print(
         f"{PROG}: this runs for {each} ({where}); --duration S sets a shorter run, "
         "Ctrl+C or SIGTERM stops it early with a report",
         file=sys.stderr, flush=True,
     )
-
-
-def _human_s(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:g} s"
-    if seconds < 7200:
-        return f"{seconds / 60:g} min"
-    return f"{seconds / 3600:g} h"
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:

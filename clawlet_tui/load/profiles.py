@@ -232,7 +232,7 @@ class LoadProfile:
             what = f"open loop, {self._describe_shape()}"
         ends = []
         if self.duration_s is not None:
-            ends.append(_fmt_duration(self.duration_s))
+            ends.append(format_duration(self.duration_s))
         if self.requests is not None:
             ends.append(f"{self.requests} requests")
         return f"{what}, {' or '.join(ends)}, {self.keys.describe()}"
@@ -518,7 +518,8 @@ def _fmt_rate(value: float | None) -> str:
     return f"{value or 0.0:g}"
 
 
-def _fmt_duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``90 s``, ``5 min``, ``2 h``: how a load's length reads everywhere."""
     if seconds < 120:
         return f"{seconds:g} s"
     if seconds < 7200:
