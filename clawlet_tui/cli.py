@@ -35,7 +35,12 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from . import __version__
-from .engine.config import ALIASES, OptimizationConfig, parse_assignment, unknown_config_field
+from .engine.config import (
+    ALIASES,
+    OptimizationConfig,
+    parse_assignment,
+    unknown_config_field,
+)
 from .engine.errors import ClawletError, ConfigError
 
 PROG = "clawlet-tui"
@@ -317,7 +322,6 @@ class SignalWatch:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from .load import load_preset
-
     from .session import resolve_config
 
     overrides = parse_overrides(args.dashboard_sets)

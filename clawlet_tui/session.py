@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from .engine.config import OptimizationConfig
 
@@ -80,7 +80,7 @@ class Session:
             shutil.rmtree(self.l2_dir, ignore_errors=True)
             self.l2_dir = None
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -136,10 +136,10 @@ class RemoteBackend:
             raise ConfigError(
                 reason=f"backend URL must start with http:// or https://, got {url!r}", field="backend", sep=None
             )
-        arguments = dict(
-            max_connections=max_connections, connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
-            retries=retries, backoff_s=backoff_s,
-        )
+        arguments = {
+            "max_connections": max_connections, "connect_timeout_s": connect_timeout_s,
+            "read_timeout_s": read_timeout_s, "retries": retries, "backoff_s": backoff_s,
+        }
         for name, rule in _RULES.items():
             rule.check(name, arguments[name])
         self.url = url.rstrip("/")
