@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import difflib
 import signal
 import sys
 import time
@@ -36,7 +35,12 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from . import __version__
-from .engine.config import ALIASES, OptimizationConfig, parse_assignment
+from .engine.config import (
+    ALIASES,
+    OptimizationConfig,
+    parse_assignment,
+    unknown_config_field,
+)
 from .engine.errors import ClawletError, ConfigError
 
 PROG = "clawlet-tui"
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--theme", dest="dashboard_theme", default=None, metavar="NAME|PATH", help="dashboard theme")
     _add_backend_options(parser, dest_prefix="dashboard_")
+    parser.set_defaults(func=cmd_dashboard)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -96,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", action="store_true",
         help="run in baseline mode (no batching, no cache, one request at a time)",
     )
+    run.set_defaults(func=cmd_run)
 
     compare = commands.add_parser(
         "compare", help="run a preset in baseline and optimized mode and compare",
@@ -103,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(each with a fresh disk cache) and print the before/after table.",
     )
     _add_run_options(compare)
+    compare.set_defaults(func=cmd_compare)
 
-    commands.add_parser(
+    presets = commands.add_parser(
         "presets", help="list the presets", description="List the available presets with a one-line description each."
     )
+    presets.set_defaults(func=cmd_presets)
 
     serve = commands.add_parser(
         "serve", help="serve a model over the Open Inference Protocol (KServe v2 HTTP)",
@@ -125,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="name clients use for the model (default: its kind, e.g. 'mlp'; for your own "
         "function, its module's name)",
     )
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -195,20 +204,13 @@ def parse_overrides(assignments: Sequence[str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for text in assignments:
         if "=" not in text:
-            raise ConfigError(f"{text!r}: expected FIELD=VALUE, e.g. batch_size=16", source="--set")
+            raise ConfigError(reason=f"{text!r}: expected FIELD=VALUE, e.g. batch_size=16", source="--set")
         raw_key = text.split("=", 1)[0].strip()
         if ALIASES.get(raw_key, raw_key) not in _CONFIG_FIELDS:
-            close = difflib.get_close_matches(raw_key, sorted(_CONFIG_FIELDS | set(ALIASES)), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(_CONFIG_FIELDS))})"
-            raise ConfigError(f"unknown config field {raw_key!r}{hint}", field=raw_key, source="--set")
+            raise unknown_config_field(raw_key, source="--set")
         key, value = parse_assignment(text)
         overrides[key] = value
     return overrides
-
-
-def apply_overrides(config: OptimizationConfig, overrides: dict[str, Any]) -> OptimizationConfig:
-    """``config`` with the ``--set`` values; a value the config refuses is a ``--set:`` error."""
-    return OptimizationConfig.from_mapping(overrides, base=config, source="--set")
 
 
 # -- entry point ----------------------------------------------------------------------------
@@ -218,17 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command in ("run", "compare"):
-            _one_preset(parser, args)
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "presets":
-            return cmd_presets(args)
-        if args.command == "serve":
-            return cmd_serve(args)
-        return cmd_dashboard(args)
+        _one_preset(parser, args)
+        command: Callable[[argparse.Namespace], int] = args.func
+        return command(args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ClawletError as exc:
@@ -245,7 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_preset(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """``run steady`` and ``run --preset steady`` both work; one of them is required."""
+    """``run steady`` and ``run --preset steady`` both work; one of them is required.
+
+    Only commands with a positional preset (``run``, ``compare``) are concerned.
+    """
+    if not hasattr(args, "preset_arg"):
+        return
     if args.preset is not None and args.preset_arg is not None and args.preset != args.preset_arg:
         parser.error(f"{args.command}: two presets given ({args.preset_arg!r} and --preset {args.preset!r}); give one")
     args.preset = args.preset or args.preset_arg
@@ -323,10 +322,11 @@ class SignalWatch:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from .load import load_preset
+    from .session import resolve_config
 
     overrides = parse_overrides(args.dashboard_sets)
     preset = load_preset(args.dashboard_preset)
-    apply_overrides(preset.config, overrides)  # fail here, not inside the UI
+    resolve_config(preset, overrides)  # fail here, not inside the UI
     if args.dashboard_theme:
         _check_theme_file(args.dashboard_theme)
     backend_url = args.dashboard_backend or getattr(preset, "backend_url", None)
@@ -404,10 +404,9 @@ def _check_theme_file(theme: str) -> None:
     except ThemeError as exc:
         # the theme loader shortens paths to ``dir/file.toml`` for the event log; on the
         # command line the user needs the path they typed, absolute or not
-        message = str(exc)
-        if exc.source and message.startswith(f"{exc.source}: "):
-            message = message[len(exc.source) + 2 :]
-        raise ThemeError(message, field=exc.field, source=str(Path(theme).expanduser())) from None
+        raise ThemeError(
+            reason=exc.reason, field=exc.field, sep=exc.sep, source=str(Path(theme).expanduser())
+        ) from None
 
 
 def check_backend(url: str, model_name: str | None) -> None:
@@ -427,9 +426,11 @@ def check_backend(url: str, model_name: str | None) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .load import load_preset
     from .remote.server import run_server
+    from .session import resolve_config
 
     preset = load_preset(args.preset)
-    config = apply_overrides(preset.config, parse_overrides(args.sets))
+    # the server builds its own engine and model; the config means what it means for `run`
+    config = resolve_config(preset, parse_overrides(args.sets))
     name = args.model_name or default_served_name(preset.model_spec)
     return run_server(
         preset.model_spec, host=args.host, port=args.port, config=config, model_name=name,
@@ -547,11 +548,14 @@ def _no_success_check(result: Any, watch: RunWatch) -> int:
 
 def _announce_plan(preset: Any, duration_s: float | None, *, runs: int) -> None:
     """Say how long a long run will take before it starts (a preset may run for an hour)."""
+    from .load.profiles import format_duration
+
     planned = duration_s if duration_s is not None else preset.load.duration_s
     if planned is None or planned <= LONG_RUN_S:
         return
     where = "--duration" if duration_s is not None else f"preset {preset.name}'s duration_s"
-    each = f"{runs} runs (baseline, then optimized) of {_human_s(planned)} each" if runs > 1 else _human_s(planned)
+    length = format_duration(planned)
+    each = f"{runs} runs (baseline, then optimized) of {length} each" if runs > 1 else length
     print(
         f"{PROG}: this runs for {each} ({where}); --duration S sets a shorter run, "
         "Ctrl+C or SIGTERM stops it early with a report",
@@ -559,27 +563,20 @@ def _announce_plan(preset: Any, duration_s: float | None, *, runs: int) -> None:
     )
 
 
-def _human_s(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:g} s"
-    if seconds < 7200:
-        return f"{seconds / 60:g} min"
-    return f"{seconds / 3600:g} h"
-
-
 def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Check everything the user typed before any load runs; returns (preset, overrides)."""
     from .load import load_preset
     from .report import format_for_path
+    from .session import resolve_config
 
     overrides = parse_overrides(args.sets)
     if args.report is not None:
         format_for_path(args.report)
         parent = args.report.resolve().parent
         if not parent.is_dir():
-            raise ConfigError(f"report directory {str(parent)!r} does not exist", field="report")
+            raise ConfigError(reason=f"report directory {str(parent)!r} does not exist", field="report", sep=None)
     preset = load_preset(args.preset)
-    apply_overrides(preset.config, overrides)
+    resolve_config(preset, overrides)
     return preset, overrides
 
 

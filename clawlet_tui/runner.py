@@ -1,4 +1,4 @@
-"""Headless run of a preset: build model, config and engine, drive the load, return what happened.
+"""Headless run of a preset: drive the load against a fresh engine, return what happened.
 
 Used by ``clawlet-tui run`` and ``compare`` and by the dashboard's export.  Guarantees:
 
@@ -13,16 +13,15 @@ Used by ``clawlet-tui run`` and ``compare`` and by the dashboard's export.  Guar
 * unless the caller named an L2 directory, the disk cache lives in a temporary
   directory removed afterwards, so a previous run's disk cache cannot flatter this one.
 
-The engine and load packages are imported when a run starts, so the report layer can
-use :class:`RunResult` without them.
+Model, engine and generator come from :func:`~clawlet_tui.session.build_session`, the
+builder the dashboard uses too.  The engine and load packages are imported when a run
+starts, so the report layer can use :class:`RunResult` without them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import platform
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engine.config import BASELINE, OptimizationConfig, cpu_count
 from .engine.snapshot import MetricsSnapshot
+from .session import MODES, build_session, resolve_config
 
 if TYPE_CHECKING:  # pragma: no cover
     from .load import LoadStats, Preset
@@ -45,7 +45,6 @@ DRAIN_TIMEOUT_S = 10.0
 #: so both sides of a comparison face the same limits
 BASELINE_FIELDS = frozenset(BASELINE)
 
-MODES = ("optimized", "baseline")
 
 
 @dataclass(frozen=True)
@@ -111,22 +110,6 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def resolve_config(preset: Preset, overrides: dict[str, Any] | None = None, mode: str = "optimized") -> OptimizationConfig:
-    """The config a run uses: the preset's with ``overrides`` applied; for ``baseline``
-    the seed's "before" (no batching, no cache, one at a time) with the preset's other fields.
-
-    Raises :class:`ConfigError` for an unknown field or a bad value.
-    """
-    if mode not in MODES:
-        from .engine.errors import ConfigError
-
-        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}", field="mode")
-    config = preset.config.replace(**(overrides or {}))
-    if mode == "baseline":
-        config = config.as_baseline()
-    return config
-
-
 async def run_preset(
     preset: Preset,
     *,
@@ -143,32 +126,14 @@ async def run_preset(
     ``fresh_l2`` forces a temporary L2 directory even if the config names one (``compare``
     uses it so each side starts with an empty disk cache).  ``backend_url`` serves the
     preset's load from a remote Open Inference Protocol server instead of the preset's model.
+    Building is :func:`~clawlet_tui.session.build_session`'s, as for the dashboard.
     """
-    from .engine.engine import ClawletEngine
-    from .load import LoadGenerator
-    from .models import build_model
-
-    config = resolve_config(preset, overrides, mode)
-    profile = preset.load if duration_s is None else dataclasses.replace(preset.load, duration_s=duration_s)
-    backend = None
-    backend_url = backend_url or getattr(preset, "backend_url", None)
-    model_name = model_name or getattr(preset, "backend_model", None)
-    if backend_url is not None:
-        from .remote.client import RemoteBackend
-
-        backend = RemoteBackend(backend_url, model_name, max_connections=config.effective_pool_size)
-        model = backend.model_info
-    elif hasattr(preset, "build_model"):
-        model = preset.build_model()
-    else:
-        model = build_model(preset.model_spec, source=str(getattr(preset, "path", None) or preset.name))
     machine = MachineInfo.collect()
-
-    with tempfile.TemporaryDirectory(prefix="clawlet-l2-") as tmp_l2:
-        if fresh_l2 or config.l2_cache_dir is None:
-            config = config.replace(l2_cache_dir=tmp_l2)
-        engine = ClawletEngine(config=config, model=model, mode=mode, backend=backend)
-        generator = LoadGenerator(engine, profile, model=model)
+    with build_session(
+        preset, overrides=overrides, mode=mode, duration_s=duration_s, fresh_l2=fresh_l2,
+        backend_url=backend_url, model_name=model_name,
+    ) as session:
+        engine, generator = session.engine, session.generator
         started_at = now_iso()
         interrupted = False
         in_flight = 0
@@ -205,11 +170,11 @@ async def run_preset(
             mode=mode,
             snapshot=snapshot,
             load_stats=load_stats,
-            load_description=profile.describe(),
+            load_description=session.profile.describe(),
             started_at=started_at,
             finished_at=now_iso(),
             machine=machine,
-            model_description=model.describe(),
+            model_description=session.model.describe(),
             preset_description=getattr(preset, "description", "") or "",
             interrupted=interrupted,
             in_flight_at_interrupt=in_flight,

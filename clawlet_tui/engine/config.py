@@ -14,7 +14,6 @@ seed's spelling (``batch_timeout``, ``cache_ttl``).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass, field, fields
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .rules import KIND_NAMES, Rule, check_all, did_you_mean
 
 #: seed spellings accepted by :meth:`OptimizationConfig.from_mapping`
 ALIASES: dict[str, str] = {
@@ -111,7 +111,7 @@ class OptimizationConfig:
         """A new, validated config with ``changes`` applied."""
         unknown = sorted(set(changes) - _FIELD_NAMES)
         if unknown:
-            raise ConfigError(f"unknown config field {unknown[0]!r}", field=unknown[0])
+            raise unknown_config_field(unknown[0])
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -123,18 +123,18 @@ class OptimizationConfig:
         ``source`` (a file name, ``--set``) is put in front of error messages.
         """
         if not isinstance(data, Mapping):
-            raise ConfigError(f"config must be a table, got {type(data).__name__}", source=source)
+            raise ConfigError(reason=f"config must be a table, got {type(data).__name__}", source=source)
         changes: dict[str, Any] = {}
         for raw_key, value in data.items():
             key = ALIASES.get(raw_key, raw_key)
             if key not in _FIELD_NAMES:
-                raise ConfigError(f"unknown config field {raw_key!r}", field=raw_key, source=source)
+                raise unknown_config_field(raw_key, source=source)
             changes[key] = value
         try:
             return (base or cls()).replace(**changes)
         except ConfigError as exc:
             if source and exc.source is None:
-                raise ConfigError(str(exc), field=exc.field, source=source) from None
+                raise ConfigError(reason=exc.reason, field=exc.field, sep=exc.sep, source=source) from None
             raise
 
     @classmethod
@@ -176,76 +176,44 @@ _FIELD_NAMES = frozenset(f.name for f in fields(OptimizationConfig))
 #: what baseline mode switches off: batching, caching and concurrency
 BASELINE: dict[str, Any] = dict(batch_size=1, enable_batching=False, enable_cache=False, max_concurrent=1, pool_size=1)
 
-# (type, minimum, maximum, allow None) for each field
-_RULES: dict[str, tuple[type, float | None, float | None, bool]] = {
-    "batch_size": (int, 1, 4096, False),
-    "batch_timeout_s": (float, 0.0, 60.0, False),
-    "batch_policy": (str, None, None, False),
-    "l1_cache_size": (int, 0, 10_000_000, False),
-    "cache_ttl_s": (float, 0.001, 10 * 365 * 86400.0, False),
-    "max_memory_usage": (float, 0.01, 1.0, False),
-    "memory_budget_bytes": (int, 1024 * 1024, None, True),
-    "memory_check_interval_s": (float, 0.01, 3600.0, False),
-    "max_concurrent": (int, 1, 1024, False),
-    "max_queue_size": (int, 1, 10_000_000, False),
-    "request_timeout_s": (float, 0.001, 86400.0, True),
-    "pool_size": (int, 1, 1024, True),
-    "l2_cache_dir": (str, None, None, True),
-    "l2_size_limit_bytes": (int, 1024 * 1024, None, False),
-    "enable_batching": (bool, None, None, False),
-    "enable_cache": (bool, None, None, False),
-    "enable_l2": (bool, None, None, False),
-    "isolate_failures": (bool, None, None, False),
-    "shed_late": (bool, None, None, False),
-    "blas_threads": (int, 1, 256, False),
+#: what each field must be (see :mod:`.rules`)
+_RULES: dict[str, Rule] = {
+    "batch_size": Rule(int, 1, 4096),
+    "batch_timeout_s": Rule(float, 0.0, 60.0),
+    "batch_policy": Rule(str, choices=("adaptive", "eager", "timeout")),
+    "l1_cache_size": Rule(int, 0, 10_000_000),
+    "cache_ttl_s": Rule(float, 0.001, 10 * 365 * 86400.0),
+    "max_memory_usage": Rule(float, 0.01, 1.0),
+    "memory_budget_bytes": Rule(int, 1024 * 1024, optional=True),
+    "memory_check_interval_s": Rule(float, 0.01, 3600.0),
+    "max_concurrent": Rule(int, 1, 1024),
+    "max_queue_size": Rule(int, 1, 10_000_000),
+    "request_timeout_s": Rule(float, 0.001, 86400.0, optional=True),
+    "pool_size": Rule(int, 1, 1024, optional=True),
+    "l2_cache_dir": Rule(str, optional=True, non_empty=True),
+    "l2_size_limit_bytes": Rule(int, 1024 * 1024),
+    "enable_batching": Rule(bool),
+    "enable_cache": Rule(bool),
+    "enable_l2": Rule(bool),
+    "isolate_failures": Rule(bool),
+    "shed_late": Rule(bool),
+    "blas_threads": Rule(int, 1, 256),
 }
 assert set(_RULES) == _FIELD_NAMES
 
 #: string fields that take one of a fixed set of values
-CHOICES: dict[str, tuple[str, ...]] = {
-    "batch_policy": ("adaptive", "eager", "timeout"),
-}
+CHOICES: dict[str, tuple[str, ...]] = {name: rule.choices for name, rule in _RULES.items() if rule.choices}
 
 
 def _validate(config: OptimizationConfig) -> None:
-    for name, (kind, low, high, nullable) in _RULES.items():
-        value = getattr(config, name)
-        if value is None:
-            if nullable:
-                continue
-            raise ConfigError(f"{name} must be set, got None", field=name)
-        if kind is bool:
-            ok = isinstance(value, bool)
-        elif kind is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif kind is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, kind)
-        if not ok:
-            raise ConfigError(
-                f"{name} must be {_KIND_NAMES[kind]}, got {type(value).__name__} {value!r}", field=name
-            )
-        if kind is float:
-            try:
-                finite = math.isfinite(value)
-            except OverflowError:  # an int too large for a float
-                finite = False
-            if not finite:
-                raise ConfigError(f"{name} must be a finite number, got {value!r}", field=name)
-            object.__setattr__(config, name, float(value))
-        bound = (lambda b: f"{b:g}") if kind is float else (lambda b: f"{int(b)}")
-        if low is not None and value < low:
-            raise ConfigError(f"{name} must be >= {bound(low)}, got {value!r}", field=name)
-        if high is not None and value > high:
-            raise ConfigError(f"{name} must be <= {bound(high)}, got {value!r}", field=name)
-        if name in CHOICES and value not in CHOICES[name]:
-            raise ConfigError(f"{name} must be one of {', '.join(CHOICES[name])}, got {value!r}", field=name)
-    if config.l2_cache_dir is not None and not config.l2_cache_dir.strip():
-        raise ConfigError("l2_cache_dir must not be empty", field="l2_cache_dir")
+    check_all(_RULES, config)
 
 
-_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+def unknown_config_field(raw_key: str, *, source: str | None = None) -> ConfigError:
+    """``unknown config field 'batchsize' (did you mean 'batch_size'?)``: the seed's
+    spellings are suggested too, the known list names the fields only."""
+    hint = did_you_mean(raw_key, _FIELD_NAMES, also=ALIASES)
+    return ConfigError(reason=f"unknown config field {raw_key!r}{hint}", field=raw_key, sep=None, source=source)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -255,12 +223,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     ``enable_cache=false`` a bool; ``none`` clears an optional field.
     """
     if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected field=value", source="--set")
+        raise ConfigError(reason=f"--set {text!r}: expected field=value", source="--set")
     raw_key, raw_value = (part.strip() for part in text.split("=", 1))
     key = ALIASES.get(raw_key, raw_key)
     if key not in _RULES:
-        raise ConfigError(f"unknown config field {raw_key!r}", field=raw_key, source="--set")
-    kind, _, _, nullable = _RULES[key]
+        raise ConfigError(reason=f"unknown config field {raw_key!r}", field=raw_key, sep=None, source="--set")
+    kind, nullable = _RULES[key].kind, _RULES[key].optional
     lowered = raw_value.lower()
     if nullable and lowered in ("none", "null", ""):
         return key, None
@@ -278,5 +246,5 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return key, raw_value
     except ValueError:
         raise ConfigError(
-            f"{key} must be {_KIND_NAMES[kind]}, got {raw_value!r}", field=key, source="--set"
+            reason=f"must be {KIND_NAMES[kind]}, got {raw_value!r}", field=key, source="--set"
         ) from None

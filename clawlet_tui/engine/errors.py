@@ -8,6 +8,8 @@ and exit codes (bad user input -> 2).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ClawletError(Exception):
     """Base class of every error clawlet raises on purpose."""
@@ -17,14 +19,67 @@ class ClawletError(Exception):
 
 
 class ConfigError(ClawletError, ValueError):
-    """A configuration value broke a rule.  The message names the field, the value and the rule."""
+    """A configuration value broke a rule.
+
+    Three parts are kept apart, so nothing downstream has to take the text to pieces:
+
+    * ``field``: what is wrong, a field name or a dotted path (``engine.batch_size``), or None;
+    * ``reason``: the rule and the value, without field or source (``must be >= 1, got 0``);
+    * ``source``: where the value came from (a file, ``--set``), or None.
+
+    ``str()`` renders them ``SOURCE: FIELD<sep>REASON``: ``sep`` is ``" "`` for a rule
+    about a field (``batch_size must be >= 1, got 0``), ``": "`` for a place in a file
+    (``engine.batch_size: must be >= 1, got 0``), and None when the reason names the
+    field itself or there is none (``unknown config field 'x'``).
+
+    ``ConfigError(reason=..., field=..., sep=...)`` says so explicitly.  The older form
+    ``ConfigError(message, field=...)`` (still used by models and generators) is read once,
+    here: a message that starts with its field and a separator is split there.
+    """
 
     exit_code = 2
 
-    def __init__(self, message: str, *, field: str | None = None, source: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        source: str | None = None,
+        reason: str | None = None,
+        sep: str | None = " ",
+    ) -> None:
+        if reason is None:
+            reason, sep = _split_message(message or "", field)
+        elif field is None:
+            sep = None
         self.field = field
+        self.reason = reason
         self.source = source
-        super().__init__(f"{source}: {message}" if source else message)
+        self.sep = sep
+        super().__init__(f"{source}: {self.message}" if source else self.message)
+
+    @property
+    def message(self) -> str:
+        """The text without the source: what a form shows under the field."""
+        return f"{self.field}{self.sep}{self.reason}" if self.sep is not None else self.reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the parts across pickling (a child process raising for its parent)
+        parts = {"field": self.field, "source": self.source, "reason": self.reason, "sep": self.sep}
+        return (_rebuild, (type(self), parts))
+
+
+def _split_message(message: str, field: str | None) -> tuple[str, str | None]:
+    """``(reason, sep)`` of an old-style whole message (see :class:`ConfigError`)."""
+    if field:
+        for sep in (": ", " "):
+            if message.startswith(field + sep):
+                return message[len(field) + len(sep) :], sep
+    return message, None
+
+
+def _rebuild(cls: type[ConfigError], parts: dict[str, Any]) -> ConfigError:
+    return cls(**parts)
 
 
 class PresetError(ConfigError):

@@ -30,7 +30,6 @@ validates everything a run would use, including building the model once.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 import tomllib
@@ -41,7 +40,8 @@ from typing import Any
 
 from ..engine.config import ALIASES, OptimizationConfig
 from ..engine.errors import ConfigError, PresetError
-from .profiles import LoadProfile, error_reason, unknown_field_reason
+from ..engine.rules import Rule, did_you_mean, unknown_field
+from .profiles import LoadProfile
 
 #: environment variable naming an extra preset directory, searched first
 PRESETS_DIR_ENV = "CLAWLET_PRESETS_DIR"
@@ -50,6 +50,16 @@ _TOP_LEVEL = frozenset(
     {"name", "description", "slo_p99_ms", "backend_url", "backend_model", "engine", "load", "model"}
 )
 _ENGINE_FIELDS = frozenset(f.name for f in fields(OptimizationConfig)) | frozenset(ALIASES)
+
+_TEXT = Rule(str, non_empty=True, says="a non-empty string")
+#: the top-level values (see engine/rules.py); the tables have rules of their own
+_RULES: dict[str, Rule] = {
+    "name": _TEXT,
+    "description": _TEXT,
+    "slo_p99_ms": Rule(float, 0.0, above=True, optional=True, says="a number > 0"),
+    "backend_url": Rule(str, optional=True, non_empty=True, says="a non-empty string"),
+    "backend_model": Rule(str, optional=True, non_empty=True, says="a non-empty string"),
+}
 
 
 @dataclass(frozen=True)
@@ -123,12 +133,8 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
         return _load_file(Path(text).expanduser())
     index = _index()
     if text not in index:
-        available = sorted(index)
-        close = difflib.get_close_matches(text, available, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise PresetError(
-            f"unknown preset ({hint}available: {', '.join(available) or 'none'})", field="name", source=text
-        )
+        hint = did_you_mean(text, index, listed="available", always_list=True)
+        raise PresetError(reason=f"unknown preset{hint}", field="name", sep=None, source=text)
     return _load_file(index[text])
 
 
@@ -161,11 +167,11 @@ def _load_file(path: Path) -> Preset:
         with path.open("rb") as fp:
             data = tomllib.load(fp)
     except OSError as exc:
-        raise PresetError(f"cannot read: {exc.strerror or exc}", source=source) from None
+        raise PresetError(reason=f"cannot read: {exc.strerror or exc}", source=source) from None
     except UnicodeDecodeError:
-        raise PresetError("not UTF-8 text", source=source) from None
+        raise PresetError(reason="not UTF-8 text", source=source) from None
     except tomllib.TOMLDecodeError as exc:
-        raise PresetError(_toml_reason(str(exc)), source=source) from None
+        raise PresetError(reason=_toml_reason(str(exc)), source=source) from None
     return parse_preset(data, path=path)
 
 
@@ -174,41 +180,32 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     source = str(path)
 
     def fail(where: str, reason: str) -> PresetError:
-        return PresetError(f"{where}: {reason}", field=where, source=source)
+        return PresetError(reason=reason, field=where, sep=": ", source=source)
+
+    def check(key: str, value: Any) -> Any:
+        reason = _RULES[key].violation(value)
+        if reason is not None:
+            raise fail(key, reason)
+        return value
 
     for key in data:
         if key not in _TOP_LEVEL:
-            raise fail(key, unknown_field_reason(key, _TOP_LEVEL))
+            raise fail(key, unknown_field(key, _TOP_LEVEL))
 
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name.strip():
-        raise fail("name", f"must be a non-empty string, got {name!r}")
+    name = check("name", data.get("name", path.stem))
     if name != path.stem:
         raise fail("name", f"{name!r} does not match the file name {path.name!r} (presets are found by file name)")
 
     if "description" not in data:
         raise fail("description", "is required (one line saying what the preset shows)")
-    description = data["description"]
-    if not isinstance(description, str) or not description.strip():
-        raise fail("description", f"must be a non-empty string, got {description!r}")
+    description = check("description", data["description"])
     if "\n" in description.strip():
         raise fail("description", "must be one line")
 
-    slo = data.get("slo_p99_ms")
-    if slo is not None:
-        if not isinstance(slo, (int, float)) or isinstance(slo, bool):
-            raise fail("slo_p99_ms", f"must be a number, got {slo!r}")
-        if not slo > 0 or slo == float("inf"):
-            raise fail("slo_p99_ms", f"must be a number > 0, got {slo!r}")
-        slo = float(slo)
-
-    remote: dict[str, str | None] = {}
-    for key in ("backend_url", "backend_model"):
-        value = data.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise fail(key, f"must be a non-empty string, got {value!r}")
-        remote[key] = value
-    url = remote["backend_url"]
+    slo = check("slo_p99_ms", data.get("slo_p99_ms"))
+    slo = None if slo is None else float(slo)
+    url = check("backend_url", data.get("backend_url"))
+    backend_model = check("backend_model", data.get("backend_model"))
     if url is not None and not url.startswith(("http://", "https://")):
         raise fail("backend_url", f"must start with http:// or https://, got {url!r}")
 
@@ -217,11 +214,11 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         raise fail("engine", f"must be a table, got {type(engine).__name__}")
     for key in engine:
         if key not in _ENGINE_FIELDS:
-            raise fail(f"engine.{key}", unknown_field_reason(key, _ENGINE_FIELDS - frozenset(ALIASES)))
+            raise fail(f"engine.{key}", unknown_field(key, _ENGINE_FIELDS - frozenset(ALIASES)))
     try:
         config = OptimizationConfig.from_mapping(engine)
     except ConfigError as exc:
-        raise fail(f"engine.{exc.field}", error_reason(exc)) from None
+        raise fail(f"engine.{exc.field}", exc.reason) from None
 
     if "load" not in data:
         raise fail("load", "is required (a [load] table)")
@@ -242,7 +239,7 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         model_spec=model_spec,
         slo_p99_ms=slo,
         backend_url=url,
-        backend_model=remote["backend_model"],
+        backend_model=backend_model,
     )
 
 
@@ -257,7 +254,8 @@ def _check_model(spec: dict[str, Any], fail: Any, *, base_dir: Path) -> None:
         build_model(copy.deepcopy(spec), base_dir=base_dir)
     except ConfigError as exc:
         where = exc.field or "model"
-        reason = error_reason(exc).replace(f" {where} ", " ", 1)
+        # "unknown field model.x for kind 'mlp'" -> model.x: "unknown field for kind 'mlp'"
+        reason = exc.reason.replace(f" {where} ", " ", 1)
         leaf = where.rpartition(".")[2]
         faults = spec.get("faults")
         # build_model names fault parameters model.<name>; point at the table they are in

@@ -30,7 +30,6 @@ first; at least one must be set.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.errors import ConfigError, PresetError
+from ..engine.rules import Rule, check_all, unknown_field
 from .keys import KeySpec
 
 MODES: tuple[str, ...] = ("open", "closed")
@@ -232,7 +232,7 @@ class LoadProfile:
             what = f"open loop, {self._describe_shape()}"
         ends = []
         if self.duration_s is not None:
-            ends.append(_fmt_duration(self.duration_s))
+            ends.append(format_duration(self.duration_s))
         if self.requests is not None:
             ends.append(f"{self.requests} requests")
         return f"{what}, {' or '.join(ends)}, {self.keys.describe()}"
@@ -262,13 +262,13 @@ class LoadProfile:
         Errors are :class:`PresetError` reading ``SOURCE: load.FIELD: reason``.
         """
         if not isinstance(table, Mapping):
-            raise PresetError(f"load: must be a table, got {type(table).__name__}", field="load", source=source)
+            raise _preset_error("load", f"must be a table, got {type(table).__name__}", source)
         values: dict[str, Any] = {}
         if table.get("mode") == "closed" and "shape" in table:
             raise _preset_error("load.shape", "is for open loop, not mode 'closed'", source)
         for name, value in table.items():
             if name not in _FIELD_NAMES:
-                raise _preset_error(f"load.{name}", unknown_field_reason(name, _FIELD_NAMES, _HINTS), source)
+                raise _preset_error(f"load.{name}", unknown_field(name, _FIELD_NAMES, hints=_HINTS), source)
             if name == "keys":
                 value = _keys_from_mapping(value, source)
             elif name == "steps":
@@ -277,7 +277,7 @@ class LoadProfile:
         try:
             return cls(**values)
         except ConfigError as exc:
-            raise _preset_error(f"load.{exc.field}", error_reason(exc), source) from None
+            raise _preset_error(f"load.{exc.field}", exc.reason, source) from None
 
     # -- internals ----------------------------------------------------------------------
 
@@ -389,73 +389,86 @@ class ArrivalSchedule:
 
 _FIELD_NAMES = frozenset(f.name for f in fields(LoadProfile))
 
+#: every profile, then each mode's, then each open-loop shape's value rules (see
+#: engine/rules.py); which fields a mode or shape needs is :data:`_SHAPE_FIELDS`
+_COMMON_RULES: dict[str, Rule] = {
+    "mode": Rule(object, choices=MODES),
+    "keys": Rule(KeySpec, typed=False),
+    "seed": Rule(int, typed=False),
+    "duration_s": Rule(float, 0.0, above=True, optional=True, typed=False),
+    "requests": Rule(int, 1, optional=True, typed=False),
+}
+_CLOSED_RULES: dict[str, Rule] = {"concurrency": Rule(int, 1, 100_000, typed=False)}
+_SHAPE_RULE: dict[str, Rule] = {"shape": Rule(object, choices=SHAPES)}
+_RATE = Rule(float, 0.0, _MAX_RATE, typed=False)
+_POSITIVE_RATE = Rule(float, 0.0, _MAX_RATE, above=True, typed=False)
+_SHAPE_RULES: dict[str, dict[str, Rule]] = {
+    "constant": {"rate_rps": _POSITIVE_RATE},
+    "poisson": {"rate_rps": _POSITIVE_RATE},
+    "sine": {
+        "rate_rps": _POSITIVE_RATE,
+        "amplitude_rps": Rule(float, 0.0, typed=False),
+        "period_s": Rule(float, 0.0, above=True, typed=False),
+    },
+    "bursts": {
+        "rate_rps": _RATE,
+        "burst_size": Rule(int, 1, 10_000_000, typed=False),
+        "burst_every_s": Rule(float, 0.0, above=True, typed=False),
+    },
+    "ramp": {"start_rps": _RATE, "end_rps": _RATE},
+    "step": {},
+}
+
 
 def _validate(p: LoadProfile) -> None:
-    if p.mode not in MODES:
-        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {p.mode!r}", field="mode")
-    if not isinstance(p.keys, KeySpec):
-        raise ConfigError(f"keys must be a KeySpec, got {type(p.keys).__name__}", field="keys")
-    if not _is_int(p.seed):
-        raise ConfigError(f"seed must be an integer, got {p.seed!r}", field="seed")
-    _check_number(p, "duration_s", low=0.0, strict=True, optional=True)
-    _check_int(p, "requests", low=1, optional=True)
+    check_all(_COMMON_RULES, p)
     if p.duration_s is None and p.requests is None:
-        raise ConfigError(
-            "duration_s is missing: set duration_s or requests (the load has to end)", field="duration_s"
-        )
+        raise ConfigError(reason="is missing: set duration_s or requests (the load has to end)", field="duration_s")
 
     if p.mode == "closed":
         for name in _SHAPE_FIELDS:
             if getattr(p, name) is not None:
-                raise ConfigError(f"{name} is for open loop, not mode 'closed'", field=name)
+                raise ConfigError(reason="is for open loop, not mode 'closed'", field=name)
         if p.concurrency is None:
-            raise ConfigError("concurrency is required for mode 'closed'", field="concurrency")
-        _check_int(p, "concurrency", low=1, high=100_000)
+            raise ConfigError(reason="is required for mode 'closed'", field="concurrency")
+        check_all(_CLOSED_RULES, p)
         return
 
     if p.concurrency is not None:
-        raise ConfigError("concurrency is for mode 'closed', not open loop", field="concurrency")
-    if p.shape not in SHAPES:
-        raise ConfigError(f"shape must be one of {', '.join(SHAPES)}, got {p.shape!r}", field="shape")
+        raise ConfigError(reason="is for mode 'closed', not open loop", field="concurrency")
+    check_all(_SHAPE_RULE, p)
     for name, shapes in _SHAPE_FIELDS.items():
         if p.shape in shapes:
             if getattr(p, name) is None:
-                raise ConfigError(f"{name} is required for shape {p.shape!r}", field=name)
+                raise ConfigError(reason=f"is required for shape {p.shape!r}", field=name)
         elif getattr(p, name) is not None:
             users = " or ".join(repr(s) for s in shapes)
-            raise ConfigError(f"{name} is not used by shape {p.shape!r} (only by {users})", field=name)
+            raise ConfigError(reason=f"is not used by shape {p.shape!r} (only by {users})", field=name)
+    check_all(_SHAPE_RULES[p.shape], p)
 
-    shape = p.shape
-    if shape in ("constant", "poisson", "sine"):
-        _check_number(p, "rate_rps", low=0.0, strict=True, high=_MAX_RATE)
-    elif shape == "bursts":
-        _check_number(p, "rate_rps", low=0.0, high=_MAX_RATE)
-        _check_int(p, "burst_size", low=1, high=10_000_000)
-        _check_number(p, "burst_every_s", low=0.0, strict=True)
-    elif shape == "ramp":
-        _check_number(p, "start_rps", low=0.0, high=_MAX_RATE)
-        _check_number(p, "end_rps", low=0.0, high=_MAX_RATE)
+    if p.shape == "ramp":
         if p.start_rps == 0 and p.end_rps == 0:
-            raise ConfigError("end_rps must be > 0 when start_rps is 0", field="end_rps")
+            raise ConfigError(reason="must be > 0 when start_rps is 0", field="end_rps")
         if p.duration_s is None:
-            raise ConfigError("duration_s is required for shape 'ramp' (the ramp spans it)", field="duration_s")
-    elif shape == "step":
+            raise ConfigError(reason="is required for shape 'ramp' (the ramp spans it)", field="duration_s")
+    elif p.shape == "step":
         _validate_steps(p)
-    if shape == "sine":
-        _check_number(p, "amplitude_rps", low=0.0)
-        _check_number(p, "period_s", low=0.0, strict=True)
-        if p.amplitude_rps > p.rate_rps:  # type: ignore[operator]
-            raise ConfigError(
-                f"amplitude_rps must be <= rate_rps ({p.rate_rps:g}) so the rate stays >= 0, "
-                f"got {p.amplitude_rps!r}",
-                field="amplitude_rps",
-            )
+    elif p.shape == "sine" and p.amplitude_rps > p.rate_rps:  # type: ignore[operator]
+        raise ConfigError(
+            reason=f"must be <= rate_rps ({p.rate_rps:g}) so the rate stays >= 0, got {p.amplitude_rps!r}",
+            field="amplitude_rps",
+        )
 
 
 def _validate_steps(p: LoadProfile) -> None:
+    """``steps`` is a list of pairs, so its messages name the item (``steps[1] must be ...``)."""
+
+    def invalid(reason: str) -> ConfigError:
+        return ConfigError(reason=reason, field="steps", sep=None)
+
     steps = p.steps
     if not isinstance(steps, (tuple, list)) or not steps:
-        raise ConfigError(f"steps must be a non-empty list of [at_s, rps] pairs, got {steps!r}", field="steps")
+        raise invalid(f"steps must be a non-empty list of [at_s, rps] pairs, got {steps!r}")
     clean: list[tuple[float, float]] = []
     for i, step in enumerate(steps):
         if (
@@ -463,51 +476,18 @@ def _validate_steps(p: LoadProfile) -> None:
             or len(step) != 2
             or not all(_is_number(v) and math.isfinite(v) for v in step)
         ):
-            raise ConfigError(f"steps[{i}] must be a pair [at_s, rps] of numbers, got {step!r}", field="steps")
+            raise invalid(f"steps[{i}] must be a pair [at_s, rps] of numbers, got {step!r}")
         at_s, rps = float(step[0]), float(step[1])
         if rps < 0 or rps > _MAX_RATE:
-            raise ConfigError(f"steps[{i}] rps must be in [0, {_MAX_RATE:g}], got {step[1]!r}", field="steps")
+            raise invalid(f"steps[{i}] rps must be in [0, {_MAX_RATE:g}], got {step[1]!r}")
         if i == 0 and at_s != 0:
-            raise ConfigError(f"steps[0] must start at 0 s, got {step[0]!r}", field="steps")
+            raise invalid(f"steps[0] must start at 0 s, got {step[0]!r}")
         if i > 0 and at_s <= clean[-1][0]:
-            raise ConfigError(f"steps[{i}] at_s must be greater than the previous step's, got {step[0]!r}", field="steps")
+            raise invalid(f"steps[{i}] at_s must be greater than the previous step's, got {step[0]!r}")
         clean.append((at_s, rps))
     if all(rps == 0 for _, rps in clean):
-        raise ConfigError("steps must have a rate > 0 somewhere", field="steps")
+        raise ConfigError(reason="must have a rate > 0 somewhere", field="steps")
     object.__setattr__(p, "steps", tuple(clean))
-
-
-def _check_number(
-    p: LoadProfile,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    strict: bool = False,
-    optional: bool = False,
-) -> None:
-    value = getattr(p, name)
-    if value is None and optional:
-        return
-    if not _is_number(value) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}", field=name)
-    if low is not None and (value <= low if strict else value < low):
-        raise ConfigError(f"{name} must be {'>' if strict else '>='} {low:g}, got {value!r}", field=name)
-    if high is not None and value > high:
-        raise ConfigError(f"{name} must be <= {high:g}, got {value!r}", field=name)
-    object.__setattr__(p, name, float(value))
-
-
-def _check_int(p: LoadProfile, name: str, *, low: int, high: int | None = None, optional: bool = False) -> None:
-    value = getattr(p, name)
-    if value is None and optional:
-        return
-    if not _is_int(value):
-        raise ConfigError(f"{name} must be an integer, got {value!r}", field=name)
-    if value < low:
-        raise ConfigError(f"{name} must be >= {low}, got {value!r}", field=name)
-    if high is not None and value > high:
-        raise ConfigError(f"{name} must be <= {high}, got {value!r}", field=name)
 
 
 def _keys_from_mapping(value: Any, source: str | None) -> KeySpec:
@@ -516,11 +496,11 @@ def _keys_from_mapping(value: Any, source: str | None) -> KeySpec:
     names = frozenset(f.name for f in fields(KeySpec))
     for name in value:
         if name not in names:
-            raise _preset_error(f"load.keys.{name}", unknown_field_reason(name, names), source)
+            raise _preset_error(f"load.keys.{name}", unknown_field(name, names), source)
     try:
         return KeySpec(**value)
     except ConfigError as exc:
-        raise _preset_error(f"load.keys.{exc.field}", error_reason(exc), source) from None
+        raise _preset_error(f"load.keys.{exc.field}", exc.reason, source) from None
 
 
 def _steps_from_value(value: Any, source: str | None) -> Any:
@@ -530,42 +510,21 @@ def _steps_from_value(value: Any, source: str | None) -> Any:
 
 
 def _preset_error(path: str, reason: str, source: str | None) -> PresetError:
-    return PresetError(f"{path}: {reason}", field=path, source=source)
-
-
-def error_reason(exc: ConfigError) -> str:
-    """The rule part of a ConfigError message (drop the leading field name)."""
-    message = str(exc)
-    if exc.source and message.startswith(f"{exc.source}: "):
-        message = message[len(exc.source) + 2 :]
-    if exc.field:
-        for sep in (": ", " "):
-            if message.startswith(exc.field + sep):
-                return message[len(exc.field) + len(sep) :]
-    return message
-
-
-def unknown_field_reason(name: str, known: frozenset[str] | set[str], hints: Mapping[str, str] | None = None) -> str:
-    """``unknown field (did you mean 'x'?)`` for preset error messages."""
-    close = [hints[name]] if hints and name in hints else difflib.get_close_matches(str(name), sorted(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
-    return "unknown field" + hint
+    """``SOURCE: load.FIELD: reason``."""
+    return PresetError(reason=reason, field=path, sep=": ", source=source)
 
 
 def _fmt_rate(value: float | None) -> str:
     return f"{value or 0.0:g}"
 
 
-def _fmt_duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``90 s``, ``5 min``, ``2 h``: how a load's length reads everywhere."""
     if seconds < 120:
         return f"{seconds:g} s"
     if seconds < 7200:
         return f"{seconds / 60:g} min"
     return f"{seconds / 3600:g} h"
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: object) -> bool:

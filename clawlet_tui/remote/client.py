@@ -49,6 +49,7 @@ import numpy as np
 
 from ..engine.concurrency import ConcurrencyController
 from ..engine.errors import BackendError, ConfigError
+from ..engine.rules import Rule
 from ..engine.snapshot import PoolStats
 from ..models.inputs import InputBank
 from .protocol import (
@@ -132,12 +133,15 @@ class RemoteBackend:
         binary: bool | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"backend URL must start with http:// or https://, got {url!r}", field="backend")
-        _check(isinstance(max_connections, int) and max_connections >= 1, "max_connections", max_connections, "an integer >= 1")
-        _check(connect_timeout_s > 0, "connect_timeout_s", connect_timeout_s, "> 0")
-        _check(read_timeout_s > 0, "read_timeout_s", read_timeout_s, "> 0")
-        _check(isinstance(retries, int) and retries >= 0, "retries", retries, "an integer >= 0")
-        _check(backoff_s >= 0, "backoff_s", backoff_s, ">= 0")
+            raise ConfigError(
+                reason=f"backend URL must start with http:// or https://, got {url!r}", field="backend", sep=None
+            )
+        arguments = {
+            "max_connections": max_connections, "connect_timeout_s": connect_timeout_s,
+            "read_timeout_s": read_timeout_s, "retries": retries, "backoff_s": backoff_s,
+        }
+        for name, rule in _RULES.items():
+            rule.check(name, arguments[name])
         self.url = url.rstrip("/")
         self.model_name = model_name
         self.name = model_name or "remote"
@@ -359,9 +363,14 @@ class RemoteBackend:
         self.connections_created += 1
 
 
-def _check(ok: bool, field: str, value: Any, rule: str) -> None:
-    if not ok:
-        raise ConfigError(f"{field} must be {rule}, got {value!r}", field=field)
+#: what the constructor's arguments must be (see engine/rules.py)
+_RULES: dict[str, Rule] = {
+    "max_connections": Rule(int, 1, says="an integer >= 1"),
+    "connect_timeout_s": Rule(float, 0.0, above=True),
+    "read_timeout_s": Rule(float, 0.0, above=True),
+    "retries": Rule(int, 0, says="an integer >= 0"),
+    "backoff_s": Rule(float, 0.0),
+}
 
 
 def _error_text(body: bytes) -> str:

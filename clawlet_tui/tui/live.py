@@ -67,20 +67,6 @@ def _default_engine_factory(config: OptimizationConfig, model: Any) -> Any:
     return ClawletEngine(config=config, model=model)
 
 
-def _remote_engine_factory(url: str, model_name: str | None, config: OptimizationConfig) -> EngineFactory:
-    """An engine factory whose engines run batches on the remote server at ``url``."""
-    from ..engine.engine import ClawletEngine
-    from ..remote.client import RemoteBackend
-
-    backend = RemoteBackend(url, model_name, max_connections=config.effective_pool_size)
-
-    def factory(config: OptimizationConfig, model: Any) -> Any:
-        return ClawletEngine(config=config, model=backend.model_info, backend=backend)
-
-    factory.model_info = backend.model_info  # type: ignore[attr-defined]
-    return factory
-
-
 def _default_generator_factory(engine: Any, profile: Any, model: Any) -> Any:
     from ..load import LoadGenerator
 
@@ -156,39 +142,30 @@ class LiveRun:
     ) -> LiveRun:
         """Load preset ``name``, apply ``overrides`` (``--set``) and build engine and generator.
 
+        Building is :func:`~clawlet_tui.session.build_session`'s, as for ``clawlet-tui run``.
         Raises :class:`PresetError` / :class:`ConfigError` before anything starts.
         """
+        from ..session import build_session
+
         preset = preset_loader(name)
-        config: OptimizationConfig = preset.config
-        if overrides:
-            config = OptimizationConfig.from_mapping(overrides, base=config, source="--set")
-        source = str(getattr(preset, "path", None) or name)
-        backend_url = backend_url or getattr(preset, "backend_url", None)
-        model_name = model_name or getattr(preset, "backend_model", None)
-        l2_dir = _new_l2_dir() if config.l2_cache_dir is None else None
-        try:
-            config = _with_l2_dir(config, l2_dir)
-            if backend_url is not None:
-                # the model runs on a remote server; the engine (batching, cache, metrics) stays here
-                engine_factory = _remote_engine_factory(backend_url, model_name, config)
-                model = engine_factory.model_info  # type: ignore[attr-defined]
-            else:
-                model = model_builder(getattr(preset, "model_spec", None), source)
-            engine = engine_factory(config, model)
-            generator = generator_factory(engine, preset.load, model)
-        except BaseException:
-            if l2_dir is not None:
-                shutil.rmtree(l2_dir, ignore_errors=True)
-            raise
-        return cls(
-            engine,
-            generator,
+        session = build_session(
             preset,
+            overrides=overrides,
+            backend_url=backend_url,
+            model_name=model_name,
             engine_factory=engine_factory,
+            generator_factory=generator_factory,
+            model_builder=model_builder,
+        )
+        return cls(
+            session.engine,
+            session.generator,
+            preset,
+            engine_factory=session.engine_factory,
             generator_factory=generator_factory,
             preset_loader=preset_loader,
             model_builder=model_builder,
-            l2_dir=l2_dir,
+            l2_dir=session.l2_dir,
         )
 
     # -- lifecycle ------------------------------------------------------------------------

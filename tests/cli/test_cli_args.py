@@ -27,6 +27,22 @@ def test_version(capsys):
     assert out.strip() == f"clawlet-tui {__version__}"
 
 
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        ([], "cmd_dashboard"),
+        (["--preset", "burst"], "cmd_dashboard"),
+        (["run", "steady"], "cmd_run"),
+        (["compare", "--preset", "steady"], "cmd_compare"),
+        (["presets"], "cmd_presets"),
+        (["serve", "--port", "0"], "cmd_serve"),
+    ],
+)
+def test_each_command_names_its_function(argv, command):
+    """Dispatch is ``set_defaults(func=...)`` on each parser, not a chain of ifs."""
+    assert cli.build_parser().parse_args(argv).func is getattr(cli, command)
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["compare", "--help"], ["presets", "--help"]])
 def test_help_everywhere(capsys, argv):
     code, out, _ = run_main(capsys, *argv)

@@ -29,10 +29,8 @@ from ...engine.errors import ConfigError
 
 
 def _error_text(exc: ConfigError) -> str:
-    message = str(exc)
-    if exc.source and message.startswith(f"{exc.source}: "):
-        message = message[len(exc.source) + 2 :]
-    return message
+    """The error without its source (``--set``): the field and the rule it broke."""
+    return exc.message
 
 
 def _field_text(value: Any) -> str:
