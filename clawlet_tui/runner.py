@@ -154,9 +154,12 @@ async def run_preset(
                 engine.log_event("run", f"interrupted with {in_flight} requests in flight")
                 # stop sending and drain together: the engine finishes (or, past its drain
                 # limit, fails) what it holds, which is what the generator waits for
-                await asyncio.gather(
-                    generator.stop(timeout_s=DRAIN_TIMEOUT_S + 1.0), engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
-                )
+                stop_sending = asyncio.ensure_future(generator.stop(timeout_s=DRAIN_TIMEOUT_S + 1.0))
+                # one turn of the loop: requests the generator had already handed to the
+                # loop reach the engine before it stops admitting (else they would be
+                # rejected as "engine is stopping", an outcome of the shutdown, not of the load)
+                await asyncio.sleep(0)
+                await asyncio.gather(stop_sending, engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S))
                 snapshot = engine.snapshot()
         finally:
             try:
