@@ -11,8 +11,8 @@ returns, so a file that would not load is never left claiming to be a preset.
 
 from __future__ import annotations
 
-import json
 import math
+import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -90,8 +90,24 @@ def _table(lines: list[str], table: Mapping[str, Any], prefix: tuple[str, ...]) 
         _table(lines, value, (*prefix, key))
 
 
+_BARE = frozenset(string.ascii_letters + string.digits + "_-")
+
+
 def _key(key: str) -> str:
-    return key if key and all(c.isalnum() or c in "_-" for c in key) else json.dumps(key)
+    return key if key and set(key) <= _BARE else _string(key)
+
+
+def _string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    out = []
+    for c in text:
+        if c in ('"', "\\"):
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 def _value(value: Any) -> str:
@@ -104,7 +120,7 @@ def _value(value: Any) -> str:
             raise ValueError(f"cannot write {value!r} to TOML")
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
