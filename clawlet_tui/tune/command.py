@@ -58,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="windows before an unstable trial ends anyway (default: 6; at least 3)",
     )
     parser.add_argument(
+        "--search", choices=("hill", "grid"), default="hill",
+        help="hill: noise-aware hill climb from the preset's config (default); grid: every config once",
+    )
+    parser.add_argument(
         "--margin", type=float, default=0.05, metavar="FRACTION",
         help="how much better a config must measure to replace the incumbent, the noise ignored (default: 0.05)",
     )
@@ -96,7 +100,7 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None, err: IO[str] | 
         result = asyncio.run(
             tune(
                 preset, objective, params=params, budget_s=args.budget, settings=settings,
-                margin=args.margin, max_trials=args.max_trials, on_trial=on_trial,
+                margin=args.margin, max_trials=args.max_trials, on_trial=on_trial, method=args.search,
             )
         )
     except KeyboardInterrupt:

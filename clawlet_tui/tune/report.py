@@ -53,7 +53,13 @@ def trial_dict(trial: Trial) -> dict[str, Any]:
         "errors": m.errors,
         "ended_at_s": round(trial.ended_at_s, 3),
         "window_figures": [
-            {"duration_s": round(w.duration_s, 4), "throughput_rps": round(w.throughput_rps, 3), "p99_ms": round(w.p99_ms, 4), "errors": w.errors}
+            {
+                "duration_s": round(w.duration_s, 4),
+                "throughput_rps": round(w.throughput_rps, 3),
+                "p99_ms": round(w.p99_ms, 4),
+                "succeeded": w.succeeded,
+                "errors": w.errors,
+            }
             for w in m.windows
         ],
     }
@@ -82,7 +88,7 @@ def result_dict(result: TuneResult) -> dict[str, Any]:
             "max_windows": result.settings.max_windows,
             "stability_tolerance": result.settings.tolerance,
         },
-        "search": {"method": "hill-climb", "ended": result.search.ended, "confirmed": result.search.confirmed, "trials": result.search.trials},
+        "search": {"method": result.method, "ended": result.search.ended, "confirmed": result.search.confirmed, "trials": result.search.trials},
         "start": {"config": dict(result.start_point), "estimate": estimate(result.start_estimate)},
         "chosen": None
         if result.best_point is None

@@ -150,5 +150,34 @@ class HillClimb:
         return None
 
 
+class GridSearch(HillClimb):
+    """Every point of the space once, the start first: the reference a search is measured against.
+
+    Shares the hill climb's bookkeeping, so its result reads the same; the best is the
+    first-ranked point on one measurement each (``confirmed`` is False).
+    """
+
+    async def run(self, evaluate: Evaluate, can_start: Callable[[], bool] = lambda: True) -> SearchResult:
+        self._evaluate, self._can_start = evaluate, can_start
+        ended = "converged"
+        try:
+            await self._measure(self.space.start, START)
+            for point in self.space.grid():
+                await self._known(point)
+        except BudgetSpent:
+            ended = "budget"
+        return SearchResult(
+            best=self.best_point(feasible_only=True),
+            confirmed=False,
+            estimates=tuple((p, self.estimate(p)) for p in self.results),
+            trials=self.trials,
+            ended=ended,
+        )
+
+
+#: search methods by name (``tune --search``)
+METHODS = {"hill": HillClimb, "grid": GridSearch}
+
+
 def describe_estimate(e: Estimate) -> dict[str, Any]:
     return {"throughput_rps": e.throughput_rps, "p99_ms": e.p99_ms, "success": e.success, "feasible": e.feasible, "measurements": e.count}

@@ -29,7 +29,7 @@ from ..engine.config import OptimizationConfig
 from ..engine.errors import ConfigError
 from .measure import MeasureSettings, Measurement, Window, WindowReader, measure
 from .objective import Estimate, Objective
-from .search import HillClimb, SearchResult
+from .search import METHODS, SearchResult
 from .space import DEFAULT_PARAMS, Point, SearchSpace
 
 #: open-loop shapes with a steady rate (a trial must see the same load as every other)
@@ -62,6 +62,8 @@ class TuneResult:
     budget_s: float
     trials: tuple[Trial, ...]
     search: SearchResult
+    #: "hill" or "grid"
+    method: str
     start_point: Point
     start_config: OptimizationConfig
     #: the chosen config (None when no trial met the SLO)
@@ -133,12 +135,14 @@ async def tune(
     overrides: dict[str, Any] | None = None,
     on_trial: Callable[[Trial], None] | None = None,
     engine_class: type | None = None,
+    method: str = "hill",
     clock: Callable[[], float] = time.monotonic,
 ) -> TuneResult:
     """Tune ``preset``'s engine config under its own load; see the module docstring.
 
-    ``engine_class`` (default :class:`ClawletEngine`) lets a test count starts and
-    reconfigures.  Raises ConfigError for a bad preset/params/budget before anything starts.
+    ``method`` is ``"hill"`` (the noise-aware hill climb) or ``"grid"`` (every point once,
+    the reference).  ``engine_class`` (default :class:`ClawletEngine`) lets a test count
+    starts and reconfigures.  Raises ConfigError for a bad preset/params/budget before anything starts.
     """
     from ..engine.engine import ClawletEngine
     from ..load import LoadGenerator
@@ -148,7 +152,9 @@ async def tune(
     check_budget(budget_s, settings)
     start_config = preset.config.replace(**(overrides or {}))
     space = SearchSpace(start_config, params)
-    search = HillClimb(space, objective, margin=margin)
+    if method not in METHODS:
+        raise ConfigError(f"--search must be one of {', '.join(METHODS)}, got {method!r}", field="search")
+    search = METHODS[method](space, objective, margin=margin)
     load = dataclasses.replace(preset.load, duration_s=budget_s + settings.max_trial_s + 600.0, requests=None)
     model = preset.build_model()
     began = clock()
@@ -199,6 +205,7 @@ async def tune(
         budget_s=budget_s,
         trials=tuple(trials),
         search=outcome,
+        method=method,
         start_point=space.start,
         start_config=start_config,
         best_config=best_config,
