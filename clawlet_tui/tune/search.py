@@ -12,9 +12,11 @@ Guarantees:
 
 * a point is measured at most once by the climb itself, plus one re-measurement when it
   is about to be declared best (so at most twice);
-* no trial starts unless ``can_start()`` says so (the caller's wall-time budget and
-  trial cap); when it says no, the search ends with the best found so far, marked
-  unconfirmed if it was not re-measured;
+* no search trial starts unless ``can_start()`` says so (the caller's wall-time budget
+  and trial cap).  When it says no, the best so far is re-measured if it was measured
+  only once and ``can_confirm()`` allows that one trial (the caller keeps a trial's time
+  in reserve for it); the search then ends, the best marked unconfirmed unless it was
+  re-measured and still ranks first;
 * the chosen point is feasible under the objective (every one of its measurements met
   the SLO) or there is none.
 
@@ -98,7 +100,12 @@ class HillClimb:
 
     # -- the climb ----------------------------------------------------------------------
 
-    async def run(self, evaluate: Evaluate, can_start: Callable[[], bool] = lambda: True) -> SearchResult:
+    async def run(
+        self,
+        evaluate: Evaluate,
+        can_start: Callable[[], bool] = lambda: True,
+        can_confirm: Callable[[], bool] = lambda: False,
+    ) -> SearchResult:
         self._evaluate, self._can_start = evaluate, can_start
         ended = "converged"
         incumbent = self.space.start
@@ -119,6 +126,10 @@ class HillClimb:
                 await self._measure(incumbent, REMEASURE)
         except BudgetSpent:
             ended = "budget"
+            leader = self.best_point(feasible_only=True)
+            if leader is not None and len(self.results[leader]) < 2 and can_confirm():
+                self._can_start = lambda: True
+                await self._measure(leader, REMEASURE)
         best = self.best_point(feasible_only=True)
         confirmed = best is not None and len(self.results[best]) >= 2 and best == self.best_point()
         return SearchResult(

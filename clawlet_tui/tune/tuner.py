@@ -13,7 +13,8 @@ trial measured by :func:`.measure.measure`.  Guarantees:
   one period (a trial's warm-up or window, or the final drain):
   :attr:`TuneResult.accounted` checks both against the load generator's own counts;
 * no trial starts unless it fits in what is left of ``budget_s`` (at its longest) and
-  under ``max_trials``; the engine and the load are stopped (drained) on every exit.
+  under ``max_trials``; a search trial also leaves room for the final re-measurement
+  of the best; the engine and the load are stopped (drained) on every exit.
 """
 
 from __future__ import annotations
@@ -183,10 +184,15 @@ async def tune(
             def can_start() -> bool:
                 if max_trials is not None and len(trials) >= max_trials:
                     return False
-                # the start config is always measured: it is what the others are compared with
-                return not trials or clock() + settings.max_trial_s <= deadline
+                # the start config is always measured: it is what the others are compared with;
+                # a search trial leaves room for one more, to re-measure the best at the end
+                return not trials or clock() + 2 * settings.max_trial_s <= deadline
 
-            outcome = await search.run(evaluate, can_start)
+            def can_confirm() -> bool:
+                within_cap = max_trials is None or len(trials) < max_trials
+                return within_cap and clock() + settings.max_trial_s <= deadline
+
+            outcome = await search.run(evaluate, can_start, can_confirm)
         finally:
             try:
                 await generator.stop(timeout_s=DRAIN_TIMEOUT_S + 1.0)

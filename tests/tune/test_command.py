@@ -12,6 +12,7 @@ from clawlet_tui.load import load_preset
 from clawlet_tui.tune.command import main
 from clawlet_tui.tune.measure import MeasureSettings
 from clawlet_tui.tune.objective import Objective
+from clawlet_tui.tune.report import render_csv, render_json, render_markdown
 from clawlet_tui.tune.tuner import tune
 
 from .conftest import write_preset
@@ -93,6 +94,15 @@ async def test_a_real_tune_runs_on_one_engine_reconfigured_per_trial_and_account
     assert result.accounted  # sent == completed + failed == outcomes counted over every period
     assert all(len(t.measurement.windows) == 3 for t in result.trials)
     assert result.best_point is not None  # a 500 ms SLO is met by every config of a 1 ms model
+
+    # every report format carries every trial
+    markdown = render_markdown(result)
+    assert markdown.count("\n| ") >= 4 + 2 and "## Pareto front" in markdown
+    assert len(render_csv(result).splitlines()) == 1 + 4
+    data = json.loads(render_json(result))
+    assert [t["number"] for t in data["trials"]] == [1, 2, 3, 4]
+    assert data["accounting"] == {"sent": result.sent, "completed": result.completed, "failed": 0,
+                                  "finished_in_periods": result.sent, "ok": True}
 
 
 def test_the_command_end_to_end_writes_a_runnable_preset_and_a_report(short_preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

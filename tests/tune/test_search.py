@@ -128,3 +128,17 @@ async def test_a_config_that_failed_its_re_measurement_is_not_chosen() -> None:
     assert seen.get(lucky, 0) >= 1
     assert result.best != lucky
     assert result.best is not None and Objective(SLO).meets(truth(result.best))
+
+
+async def test_when_the_budget_runs_out_the_best_is_re_measured_from_the_reserve() -> None:
+    evaluate = Recorder()
+    reserve = [1]
+
+    def can_confirm() -> bool:
+        reserve[0] -= 1
+        return reserve[0] >= 0
+
+    result = await HillClimb(space(), Objective(SLO)).run(evaluate, lambda: len(evaluate.calls) < 4, can_confirm)
+    assert len(evaluate.calls) == 5 and evaluate.calls[-1][1] == REMEASURE
+    assert evaluate.calls[-1][0] == result.best and result.ended == "budget"
+    assert result.confirmed
