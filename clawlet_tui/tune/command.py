@@ -17,13 +17,17 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 from ..engine.errors import ClawletError, ConfigError
 from .measure import MeasureSettings
 from .objective import Objective
 from .space import DEFAULT_PARAMS, SearchSpace, parse_params
 from .tuner import DEFAULT_BUDGET_S, Trial, check_budget, check_load
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..load import Preset
+    from .tuner import TuneResult
 
 PROG = "clawlet-tui tune"
 EXIT_OK = 0
@@ -112,7 +116,7 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None, err: IO[str] | 
     return _finish(args, result, out, err)
 
 
-def _plan(args: argparse.Namespace) -> tuple:
+def _plan(args: argparse.Namespace) -> tuple[Preset, Objective, tuple[str, ...], MeasureSettings]:
     """Everything checked before the engine starts: the preset, objective, params, settings."""
     from ..load import load_preset
     from ..report import format_for_path
@@ -139,7 +143,7 @@ def _plan(args: argparse.Namespace) -> tuple:
     return preset, objective, params, settings
 
 
-def _finish(args: argparse.Namespace, result, out: IO[str], err: IO[str]) -> int:  # type: ignore[no-untyped-def]
+def _finish(args: argparse.Namespace, result: TuneResult, out: IO[str], err: IO[str]) -> int:
     from .output import improvement, summary_lines
     from .presetfile import write_tuned_preset
     from .report import save_tune_report

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .objective import Estimate, Objective
+from .objective import Estimate
 from .pareto import pareto_front
 from .space import Point, describe_point, format_value
 from .tuner import Trial, TuneResult
@@ -101,10 +101,6 @@ def summary_lines(result: TuneResult) -> list[str]:
         + ("" if result.accounted else "  ACCOUNTING MISMATCH")
     )
     return lines
-
-
-def objective_line(objective: Objective) -> str:
-    return f"Objective: {objective.describe()}"
 
 
 def trial_numbers_on_front(result: TuneResult) -> set[int]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .objective import Estimate, Measured, Objective
 from .space import Point, SearchSpace
@@ -189,6 +188,3 @@ class GridSearch(HillClimb):
 #: search methods by name (``tune --search``)
 METHODS = {"hill": HillClimb, "grid": GridSearch}
 
-
-def describe_estimate(e: Estimate) -> dict[str, Any]:
-    return {"throughput_rps": e.throughput_rps, "p99_ms": e.p99_ms, "success": e.success, "feasible": e.feasible, "measurements": e.count}

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..engine.config import OptimizationConfig
 from ..engine.errors import ConfigError
-from .measure import MeasureSettings, Measurement, Window, WindowReader, measure
+from .measure import MeasureSettings, Measurement, WindowReader, measure
 from .objective import Estimate, Objective
 from .search import METHODS, SearchResult
 from .space import DEFAULT_PARAMS, Point, SearchSpace
@@ -225,4 +225,4 @@ async def tune(
     )
 
 
-__all__ = ["DEFAULT_BUDGET_S", "STEADY_SHAPES", "Trial", "TuneResult", "Window", "check_budget", "check_load", "tune"]
+__all__ = ["DEFAULT_BUDGET_S", "STEADY_SHAPES", "Trial", "TuneResult", "check_budget", "check_load", "tune"]
