@@ -1,0 +1,228 @@
+"""A tuning session: one live engine, the preset's load running throughout, a search over configs.
+
+:func:`tune` builds the preset's model and engine (as :func:`clawlet_tui.runner.run_preset`
+does), starts the engine **once** and the preset's load on it, and lets the hill climb
+(:mod:`.search`) move the engine between configs with ``reconfigure``; each config is a
+trial measured by :func:`.measure.measure`.  Guarantees:
+
+* the engine is started once and stopped once; nothing restarts it between trials;
+* the load runs from the first trial to the last without a break, so a trial is
+  measured under the same load as every other (its duration is stretched to outlast
+  the budget; its rate, shape, keys and model are the preset's);
+* every request the load sent ends in one outcome, and every outcome falls in exactly
+  one period (a trial's warm-up or window, or the final drain):
+  :attr:`TuneResult.accounted` checks both against the load generator's own counts;
+* no trial starts unless it fits in what is left of ``budget_s`` (at its longest) and
+  under ``max_trials``; a search trial also leaves room for the final re-measurement
+  of the best; the engine and the load are stopped (drained) on every exit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine.config import OptimizationConfig
+from ..engine.errors import ConfigError
+from .measure import MeasureSettings, Measurement, WindowReader, measure
+from .objective import Estimate, Objective
+from .search import METHODS, SearchResult
+from .space import DEFAULT_PARAMS, Point, SearchSpace
+
+#: open-loop shapes with a steady rate (a trial must see the same load as every other)
+STEADY_SHAPES = ("constant", "poisson", "bursts")
+DEFAULT_BUDGET_S = 120.0
+#: seconds the engine may take to finish what it holds when the session ends
+DRAIN_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Trial:
+    number: int
+    #: "start", "search" or "re-measure"
+    role: str
+    point: Point
+    config: OptimizationConfig
+    measurement: Measurement
+    #: this measurement met the SLO with every request successful
+    meets_slo: bool
+    #: seconds since the session started, when the trial ended
+    ended_at_s: float
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    preset: Any
+    objective: Objective
+    params: tuple[str, ...]
+    settings: MeasureSettings
+    budget_s: float
+    trials: tuple[Trial, ...]
+    search: SearchResult
+    #: "hill" or "grid"
+    method: str
+    start_point: Point
+    start_config: OptimizationConfig
+    #: the chosen config (None when no trial met the SLO)
+    best_config: OptimizationConfig | None
+    load_description: str
+    model_description: str
+    wall_s: float
+    #: the load generator's counts at the end: sent, completed, failed
+    sent: int
+    completed: int
+    failed: int
+    #: outcomes counted by the engine over every period of the session
+    finished_in_periods: int
+
+    @property
+    def best_point(self) -> Point | None:
+        return self.search.best
+
+    def estimate(self, point: Point) -> Estimate:
+        return dict(self.search.estimates)[point]
+
+    @property
+    def start_estimate(self) -> Estimate:
+        return self.estimate(self.start_point)
+
+    @property
+    def best_estimate(self) -> Estimate | None:
+        return None if self.best_point is None else self.estimate(self.best_point)
+
+    @property
+    def accounted(self) -> bool:
+        """Every request sent ended in one outcome, and every outcome fell in one period."""
+        return self.sent == self.completed + self.failed == self.finished_in_periods
+
+
+def check_load(preset: Any) -> None:
+    """A tune needs a steady load; ConfigError (one line) for a ramp, steps or a sine."""
+    load = preset.load
+    if load.mode == "open" and load.shape not in STEADY_SHAPES:
+        raise ConfigError(
+            f"preset {preset.name!r}: tune needs a load whose rate does not change over time "
+            f"(shape {load.shape!r} does); use a constant, poisson or closed-loop preset",
+            field="load.shape",
+        )
+
+
+def check_budget(budget_s: float, settings: MeasureSettings) -> None:
+    """At least two shortest trials (the start config and one more) must fit."""
+    if not isinstance(budget_s, (int, float)) or isinstance(budget_s, bool) or not budget_s == budget_s:
+        raise ConfigError(f"--budget must be a number of seconds, got {budget_s!r}", field="budget")
+    least = 2 * settings.min_trial_s
+    if not least <= budget_s <= 7 * 86400:
+        raise ConfigError(
+            f"--budget must be at least {least:g} s (two trials of {settings.warmup_s:g} s warm-up + "
+            f"{settings.min_windows} windows of {settings.window_s:g} s), got {budget_s:g}",
+            field="budget",
+        )
+
+
+async def tune(
+    preset: Any,
+    objective: Objective,
+    *,
+    params: tuple[str, ...] = DEFAULT_PARAMS,
+    budget_s: float = DEFAULT_BUDGET_S,
+    settings: MeasureSettings | None = None,
+    margin: float = 0.05,
+    max_trials: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+    engine_class: type | None = None,
+    method: str = "hill",
+    clock: Callable[[], float] = time.monotonic,
+) -> TuneResult:
+    """Tune ``preset``'s engine config under its own load; see the module docstring.
+
+    ``method`` is ``"hill"`` (the noise-aware hill climb) or ``"grid"`` (every point once,
+    the reference).  ``engine_class`` (default :class:`ClawletEngine`) lets a test count
+    starts and reconfigures.  Raises ConfigError for a bad preset/params/budget before anything starts.
+    """
+    from ..engine.engine import ClawletEngine
+    from ..load import LoadGenerator
+
+    settings = settings or MeasureSettings()
+    check_load(preset)
+    check_budget(budget_s, settings)
+    start_config = preset.config.replace(**(overrides or {}))
+    space = SearchSpace(start_config, params)
+    if method not in METHODS:
+        raise ConfigError(f"--search must be one of {', '.join(METHODS)}, got {method!r}", field="search")
+    search = METHODS[method](space, objective, margin=margin)
+    load = dataclasses.replace(preset.load, duration_s=budget_s + settings.max_trial_s + 600.0, requests=None)
+    model = preset.build_model()
+    began = clock()
+    deadline = began + budget_s
+    trials: list[Trial] = []
+
+    with tempfile.TemporaryDirectory(prefix="clawlet-tune-l2-") as tmp_l2:
+        engine_config = start_config if start_config.l2_cache_dir is not None else start_config.replace(l2_cache_dir=tmp_l2)
+        engine = (engine_class or ClawletEngine)(config=engine_config, model=model)
+        generator = LoadGenerator(engine, load, model=model)
+        await engine.start()
+        try:
+            reader = WindowReader(engine)
+            await generator.start()
+
+            async def evaluate(point: Point, role: str) -> Measurement:
+                config = space.config(point).replace(l2_cache_dir=engine.config.l2_cache_dir)
+                engine.log_event("tune", f"trial {len(trials) + 1} ({role}): {dict(point)}")
+                result = await measure(engine, reader, config, settings)
+                trial = Trial(len(trials) + 1, role, point, config, result, objective.meets(result), clock() - began)
+                trials.append(trial)
+                if on_trial is not None:
+                    on_trial(trial)
+                return result
+
+            def can_start() -> bool:
+                if max_trials is not None and len(trials) >= max_trials:
+                    return False
+                # the start config is always measured: it is what the others are compared with;
+                # a search trial leaves room for one more, to re-measure the best at the end
+                return not trials or clock() + 2 * settings.max_trial_s <= deadline
+
+            def can_confirm() -> bool:
+                within_cap = max_trials is None or len(trials) < max_trials
+                return within_cap and clock() + settings.max_trial_s <= deadline
+
+            outcome = await search.run(evaluate, can_start, can_confirm)
+        finally:
+            try:
+                await generator.stop(timeout_s=DRAIN_TIMEOUT_S + 1.0)
+            finally:
+                await engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
+        reader.take()  # the drain: whatever finished after the last window
+        stats = generator.stats()
+        finished = sum(p.finished for p in reader.periods)
+
+    best_config = None if outcome.best is None else space.config(outcome.best)
+    return TuneResult(
+        preset=preset,
+        objective=objective,
+        params=space.names,
+        settings=settings,
+        budget_s=budget_s,
+        trials=tuple(trials),
+        search=outcome,
+        method=method,
+        start_point=space.start,
+        start_config=start_config,
+        best_config=best_config,
+        load_description=preset.load.describe(),
+        model_description=model.describe(),
+        wall_s=clock() - began,
+        sent=stats.sent,
+        completed=stats.completed,
+        failed=stats.failed_total,
+        finished_in_periods=finished,
+    )
+
+
+__all__ = ["DEFAULT_BUDGET_S", "STEADY_SHAPES", "Trial", "TuneResult", "check_budget", "check_load", "tune"]

@@ -1,0 +1,132 @@
+"""The tune command: bad input exits 2 with one line; a real short tune on one live engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clawlet_tui.engine import ClawletEngine
+from clawlet_tui.load import load_preset
+from clawlet_tui.tune.command import main
+from clawlet_tui.tune.measure import MeasureSettings
+from clawlet_tui.tune.objective import Objective
+from clawlet_tui.tune.report import render_csv, render_json, render_markdown
+from clawlet_tui.tune.tuner import tune
+
+from .conftest import write_preset
+
+#: a trial is 0.05 s warm-up + 3 windows of 0.1 s: the whole tune takes about a second
+FAST = ["--warmup", "0.05", "--window", "0.1", "--max-windows", "3"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--slo-p99", "0"], "--slo-p99 must be a number of milliseconds > 0"),
+        (["--slo-p99", "-5"], "--slo-p99 must be a number of milliseconds > 0"),
+        (["--params", "batch_size,warp_speed"], "unknown param 'warp_speed'"),
+        (["--budget", "1"], "--budget must be at least 8 s"),
+        (["--budget", "soon"], "invalid float value: 'soon'"),
+        (["--out", "x.yaml"], "--out must name a .toml file"),
+        (["--report", "x.txt"], "report file must end in .md, .json or .csv"),
+        (["--max-trials", "1"], "--max-trials must be at least 2"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(short_preset: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str) -> None:
+    assert main([str(short_preset), "--slo-p99", "20", *argv]) == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_preset_without_an_slo_needs_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_preset(tmp_path)
+    path.write_text(path.read_text().replace("slo_p99_ms = 500\n", ""))
+    assert main([str(path)]) == 2
+    assert "--slo-p99 is required" in capsys.readouterr().err
+
+
+def test_a_ramp_cannot_be_tuned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_preset(tmp_path, name="ramp", mode="open", load='shape = "ramp"\nstart_rps = 10\nend_rps = 100')
+    assert main([str(path), "--slo-p99", "20"]) == 2
+    assert "tune needs a load whose rate does not change" in capsys.readouterr().err
+
+
+def test_an_unknown_preset_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-preset-anywhere", "--slo-p99", "20"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+
+
+class SpiedEngine(ClawletEngine):
+    """Counts starts and reconfigures, so the test sees the engine was never restarted."""
+
+    starts = 0
+    reconfigures = 0
+
+    async def start(self) -> None:
+        type(self).starts += 1
+        await super().start()
+
+    def reconfigure(self, config) -> None:  # type: ignore[no-untyped-def]
+        type(self).reconfigures += 1
+        super().reconfigure(config)
+
+
+async def test_a_real_tune_runs_on_one_engine_reconfigured_per_trial_and_accounts_every_request(short_preset: Path) -> None:
+    SpiedEngine.starts = SpiedEngine.reconfigures = 0
+    seen = []
+    result = await tune(
+        load_preset(short_preset),
+        Objective(500.0, "throughput"),
+        params=("batch_size", "max_concurrent"),
+        budget_s=5.0,
+        settings=MeasureSettings(warmup_s=0.05, window_s=0.1, max_windows=3),
+        max_trials=4,
+        on_trial=seen.append,
+        engine_class=SpiedEngine,
+    )
+    assert SpiedEngine.starts == 1
+    assert SpiedEngine.reconfigures == len(result.trials) == len(seen) == 4
+    assert [t.role for t in result.trials][0] == "start"
+    assert result.sent > 0 and result.failed == 0
+    assert result.accounted  # sent == completed + failed == outcomes counted over every period
+    assert all(len(t.measurement.windows) == 3 for t in result.trials)
+    assert result.best_point is not None  # a 500 ms SLO is met by every config of a 1 ms model
+
+    # every report format carries every trial
+    markdown = render_markdown(result)
+    assert markdown.count("\n| ") >= 4 + 2 and "## Pareto front" in markdown
+    assert len(render_csv(result).splitlines()) == 1 + 4
+    data = json.loads(render_json(result))
+    assert [t["number"] for t in data["trials"]] == [1, 2, 3, 4]
+    assert data["accounting"] == {"sent": result.sent, "completed": result.completed, "failed": 0,
+                                  "finished_in_periods": result.sent, "ok": True}
+
+
+def test_the_command_end_to_end_writes_a_runnable_preset_and_a_report(short_preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, report = tmp_path / "tuned.toml", tmp_path / "tune.json"
+    code = main(
+        [str(short_preset), "--slo-p99", "500", "--budget", "3", "--max-trials", "3", "--params", "batch_size",
+         "--out", str(out), "--report", str(report), *FAST]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "thr req/s" in printed and "Pareto front" in printed and "Against the start config" in printed
+    data = json.loads(report.read_text())
+    assert len(data["trials"]) == 3 and data["accounting"]["ok"]
+    assert load_preset(out).config.batch_size == data["chosen"]["config"]["batch_size"]
+
+
+def test_no_config_meeting_the_slo_exits_3_and_still_reports(short_preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, report = tmp_path / "tuned.toml", tmp_path / "tune.csv"
+    code = main(
+        [str(short_preset), "--slo-p99", "0.001", "--budget", "3", "--max-trials", "2", "--params", "batch_size",
+         "--out", str(out), "--report", str(report), *FAST]
+    )
+    printed = capsys.readouterr().out
+    assert code == 3
+    assert "No config met the SLO" in printed and "not written" in printed
+    assert not out.exists()
+    assert len(report.read_text().splitlines()) == 3  # header + 2 trials
