@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from . import __version__
+from .tune import command as tune_command
 from .engine.config import (
     ALIASES,
     OptimizationConfig,
@@ -134,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
         "function, its module's name)",
     )
     serve.set_defaults(func=cmd_serve)
+
+    tune = commands.add_parser(
+        "tune", help="tune the engine config live under a P99 objective",
+        description="Run a preset's load on one live engine, try configs one after another "
+        "(reconfigured live, each measured until stable) and pick the best under the P99 SLO. "
+        "See docs/tuning.md.",
+    )
+    tune_command.add_arguments(tune)
+    tune.set_defaults(func=tune_command.run)
     return parser
 
 

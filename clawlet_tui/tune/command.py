@@ -6,7 +6,7 @@ the main CLI can mount it as a subcommand (``set_defaults(func=run)``); until th
 
 Exit codes: 0 a config met the objective (and ``--out`` / ``--report`` were written);
 2 bad input, one line naming what and why (unknown param, SLO <= 0, a budget too short
-for two trials, a preset that cannot be tuned); 3 no trial met the SLO (the table, the
+for two trials, a preset that cannot be tuned); 1 no trial met the SLO (the table, the
 front and the report are still written, ``--out`` is not: a config that broke the SLO
 is never offered as a preset); 1 a file could not be written; 130 interrupted.
 """
@@ -33,7 +33,7 @@ PROG = "clawlet-tui tune"
 EXIT_OK = 0
 EXIT_WRITE_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_NO_CONFIG_MET_SLO = 3
+EXIT_NO_CONFIG_MET_SLO = 1
 EXIT_INTERRUPTED = 130
 
 
