@@ -219,9 +219,12 @@ class PerformanceMonitor:
         self.history_s = history_s
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, *, keep_in_flight: bool = False) -> None:
+        """Start afresh; with ``keep_in_flight`` the requests in flight stay counted as
+        submitted, so each still ends in exactly one counted outcome."""
+        in_flight = self.outcomes().in_flight if keep_in_flight else 0
         self.started_at = self._clock()
-        self.submitted = 0
+        self.submitted = in_flight
         self.succeeded = 0
         self.failed = 0
         self.rejected = 0
