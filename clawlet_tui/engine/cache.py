@@ -8,6 +8,9 @@ Guarantees:
   JSON header (dtype, shape), or JSON documents; anything else is simply not stored on
   disk.  Rows written any other way are treated as misses.  Any I/O or database error
   disables the store (the reason is kept) and serving continues without it.
+* :class:`DiskStore` keeps an in-memory index of its keys, so a miss on a key it does not
+  hold costs no I/O.  The index assumes this process is the only writer to the L2
+  directory while the store is open (see :class:`DiskStore`).
 * :class:`MultiLevelCache` owns caching as a whole: :meth:`~MultiLevelCache.get_or_compute`
   looks in L1, joins an identical computation already in flight (single-flight: every
   waiter gets the same result, and one waiter giving up never cancels it for the others),
@@ -181,6 +184,15 @@ class DiskStore:
     The directory is created with owner-only permissions (0700).  A diskcache row that was
     written pickled (by anything else) is never unpickled: :class:`_RawOnlyDisk` refuses it.
 
+    Key index: once :meth:`load_index` has run (on the I/O thread, right after opening),
+    the store keeps the hashes of the keys it holds in memory, so :meth:`absent` can answer
+    most misses -- every miss when keys are unique -- on the event loop with no I/O and no
+    thread hop.  The index is a superset of what is on disk: keys found at open, plus keys
+    written since; a key diskcache evicted or expired stays until a disk read misses it
+    (that read is all a stale entry costs), and :meth:`clear` empties it.  It assumes this
+    store is the only writer to its directory while it is open: a value another process
+    writes there meanwhile is not seen (a miss, computed again), never a wrong value.
+    Memory: about 60 bytes per key on disk.
     """
 
     def __init__(self, directory: Path, *, size_limit_bytes: int, ttl_s: float) -> None:
@@ -217,6 +229,35 @@ class DiskStore:
         self.misses = 0
         self.skipped = 0
         self.disabled_reason: str | None = None
+        #: ``hash()`` of every key that may be on disk; None until loaded (every key may be)
+        self._index: set[int] | None = None
+
+    def load_index(self) -> None:
+        """Read the keys on disk into the index.  Called once, from the I/O thread.
+
+        Runs before any write to this store (the I/O thread runs one job at a time, in
+        order), so the index then holds every key on disk.  A key diskcache cannot give
+        back as a string (a foreign row) leaves the index unloaded: every lookup reads.
+        """
+        try:
+            index = {hash(key) for key in self._cache.iterkeys()}
+        except Exception as exc:
+            log.info("L2 key index at %s not loaded (%s); every lookup reads the disk", self.directory, exc)
+            return
+        self._index = index
+
+    def absent(self, key: str) -> bool:
+        """True if the index shows ``key`` is not on disk: a miss, counted, with no I/O.
+
+        Safe on the event loop while the I/O thread writes (a set lookup is atomic).
+        False means "may be there": read it with :meth:`get`.
+        """
+        index = self._index
+        if index is None or hash(key) in index:
+            return False
+        self.misses += 1
+        return True
+
     def reset_counters(self) -> None:
         self.hits = self.misses = 0
 
@@ -236,6 +277,8 @@ class DiskStore:
             blob = self._cache.get(key, default=None)
             if blob is None:
                 self.misses += 1
+                if self._index is not None:
+                    self._index.discard(hash(key))  # evicted or expired
                 return MISSING
             value = decode_value(blob)
         except Exception as exc:  # corrupted file, I/O error, foreign row
@@ -257,6 +300,8 @@ class DiskStore:
                         self.skipped += 1
                         continue
                     self._cache.set(key, blob, expire=self.ttl_s)
+                    if self._index is not None:
+                        self._index.add(hash(key))
         except Exception as exc:  # disk full, read-only, corrupted database
             self._disable(exc)
 
@@ -273,6 +318,8 @@ class DiskStore:
             self._disable(exc)
 
     def clear(self) -> None:
+        if self._index is not None:
+            self._index = set()
         try:
             self._cache.clear()
         except Exception as exc:
@@ -338,7 +385,7 @@ class MultiLevelCache:
     :meth:`get_or_compute` is the only way in on the request path.  Guarantees:
 
     * Exact counting: every lookup is one L1 hit or miss; an L1 miss that reaches L2 is
-      one L2 hit or miss; a miss that joins a
+      one L2 hit or miss (a miss the key index answers counts too); a miss that joins a
       computation in flight counts one ``inflight_joins``; one that skips L2 because
       ``_L2_READS_LIMIT`` reads are already waiting counts one ``l2_bypassed``.
     * Single-flight: identical keys in flight are computed once and every waiter gets the
@@ -406,8 +453,17 @@ class MultiLevelCache:
                 self._io.submit(self.l2.put_many, list(self._backlog))
             self._backlog.clear()
             await asyncio.get_running_loop().run_in_executor(None, self._io.shutdown, True)
+            self._io = None
         if self.l2 is not None:
             self.l2.close()
+
+    async def flush(self) -> None:
+        """Hand the write backlog to the I/O thread and wait until every job given to it so
+        far (index load, writes, clears) has run: L2 then holds everything stored."""
+        if self._io is None:
+            return
+        await self._flush()
+        await asyncio.get_running_loop().run_in_executor(self._io, _nothing)
 
     def lookups(self) -> tuple[asyncio.Task[None], ...]:
         """The L2 lookups in progress (what a draining engine waits for)."""
@@ -447,7 +503,7 @@ class MultiLevelCache:
         """Start computing a miss; identical requests arriving meanwhile join this flight."""
         l2 = self.l2
         l2_key = self.l2_key(key)
-        read_l2 = l2 is not None and l2.enabled and self._config.enable_l2
+        read_l2 = l2 is not None and l2.enabled and self._config.enable_l2 and not l2.absent(l2_key)
         if read_l2 and self._l2_reads >= _L2_READS_LIMIT:
             read_l2 = False
             self.l2_bypassed += 1
@@ -554,6 +610,9 @@ class MultiLevelCache:
             self.l2_error = f"{type(exc).__name__}: {exc}"
             log.warning("L2 cache at %s disabled: %s", path, self.l2_error)
             self._on_event("warning", f"L2 cache disabled: {self.l2_error}")
+            return
+        assert self._io is not None
+        self._io.submit(self.l2.load_index)
 
     async def _write_behind(self) -> None:
         assert self._wakeup is not None
@@ -563,16 +622,18 @@ class MultiLevelCache:
             await self._flush()
 
     async def _flush(self) -> None:
+        """Hand the whole backlog to the I/O thread as one transaction and wait for it."""
         l2 = self.l2
-        if not self._backlog or l2 is None or self._io is None:
+        if l2 is None or self._io is None:
             self._backlog.clear()
             return
-        # Items leave the backlog only once written: a writer cancelled mid-write (stop)
-        # leaves them for the final flush (writing a key twice is harmless).
-        items = list(self._backlog)
+        if not self._backlog:
+            return
+        items, self._backlog = self._backlog, []
         was_enabled = l2.enabled
-        await asyncio.get_running_loop().run_in_executor(self._io, l2.put_many, items)
-        del self._backlog[: len(items)]
+        # Shielded: once handed over, the write happens even if this task is cancelled
+        # (stop), and stop waits for the I/O thread to finish it.
+        await asyncio.shield(asyncio.wrap_future(self._io.submit(l2.put_many, items)))
         if was_enabled and not l2.enabled:
             self._on_event("warning", f"L2 cache disabled: {l2.disabled_reason}")
 
@@ -655,6 +716,10 @@ class MultiLevelCache:
             hit_rate=self.hit_rate(),
             l2_disabled_reason=self.l2_disabled_reason,
         )
+
+
+def _nothing() -> None:
+    pass
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:
