@@ -107,8 +107,23 @@ class ClawletEngine:
 
     A library user builds one with a config and a model (or a :class:`Backend`), awaits
     :meth:`start`, awaits :meth:`submit` per request, reads :meth:`snapshot` and changes
-    the config live with :meth:`update` / :meth:`reconfigure`.  See the module docstring
-    for what is guaranteed.
+    the config live with :meth:`update` / :meth:`reconfigure`.
+
+    What it guarantees (details in the module docstring):
+
+    * every :meth:`submit` ends in exactly one outcome the monitor counts (result,
+      failure, rejection, timeout or cancellation), and a caller that gave up never gets
+      a late result;
+    * at most ``max_concurrent`` batches run at once, at most ``max_queue_size`` requests
+      wait, and no request waits past ``request_timeout_s``;
+    * :meth:`reconfigure` applies any valid config live without losing queued requests;
+    * every task it creates is owned by it or one of its components and awaited in
+      :meth:`stop`, which drains, then fails what is left with ``EngineStopped``;
+    * :meth:`snapshot` is an immutable picture that refers to no live object.
+
+    The engine keeps the request path, batch execution and accounting; each component
+    owns its own state (:class:`MultiLevelCache` caching and its I/O thread,
+    :class:`DynamicBatcher` the queue, :class:`PerformanceMonitor` the counters).
     """
 
     def __init__(
