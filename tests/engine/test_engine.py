@@ -490,16 +490,28 @@ class HeldWrites(concurrent.futures.Executor):
         self.inner.shutdown(wait=wait)
 
 
-async def test_stop_flushes_pending_l2_writes(make_engine, gates, tmp_l2):
+async def test_stop_flushes_pending_l2_writes(make_engine, gates, tmp_l2, wait_until):
     engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001)
     cache = engine._cache
     cache._io = HeldWrites(cache._io, cache.l2.put_many)
     assert await engine.submit(21) == 42
+    await wait_until(lambda: len(cache._io.held) == 1)  # the write-behind gathers for a moment
     assert len(cache._io.held) == 1  # the write-behind job is queued
     await engine.stop()
     store = DiskStore(tmp_l2.directory, size_limit_bytes=2**20, ttl_s=60)
     try:
         assert store.get("m|int:21") == 42
+    finally:
+        store.close()
+
+
+async def test_stop_writes_values_not_yet_handed_to_the_io_thread(make_engine, gates, tmp_l2):
+    engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001)
+    assert [await engine.submit(x) for x in range(5)] == [0, 2, 4, 6, 8]
+    await engine.stop()  # whatever the write-behind still holds is written now
+    store = DiskStore(tmp_l2.directory, size_limit_bytes=2**20, ttl_s=60)
+    try:
+        assert [store.get(f"m|int:{x}") for x in range(5)] == [0, 2, 4, 6, 8]
     finally:
         store.close()
 
@@ -510,6 +522,7 @@ async def test_clear_cache_is_not_undone_by_pending_l2_writes(make_engine, gates
     cache = engine._cache
     cache._io = HeldWrites(cache._io, cache.l2.put_many)
     assert await engine.submit(21) == 42
+    await wait_until(lambda: len(cache._io.held) == 1)  # the write-behind gathers for a moment
     assert len(cache._io.held) == 1
     engine.clear_cache()
     await asyncio.get_running_loop().run_in_executor(None, cache._io.release)
