@@ -2,7 +2,8 @@
 
 Path of a request::
 
-    submit -> L1 -> in-flight table (single-flight) -> L2 (I/O thread) -> queue
+    submit -> MultiLevelCache.get_or_compute: L1 -> in-flight table (single-flight)
+              -> L2 key index -> L2 read (I/O thread) -> queue
            -> DynamicBatcher (waits for a ConcurrencyController slot) -> backend worker
            -> result to every waiter; value stored in L1, written to L2 in the background
 
@@ -16,8 +17,9 @@ Guarantees:
   abandoned only when all of their callers have gone.
 * ``reconfigure`` applies any valid config while requests flow; nothing queued is lost.
 * ``stop`` rejects new requests, drains what is queued and running, and after
-  ``drain_timeout_s`` fails whatever is left with ``EngineStopped``.  Every task the
-  engine creates is owned here and awaited in ``stop``.
+  ``drain_timeout_s`` fails whatever is left with ``EngineStopped``.  Every task is
+  owned by the engine or by the component that created it (the cache's L2 lookups and
+  write-behind, the batcher's loop) and awaited in ``stop``.
 * Baseline mode is the same code path with batching, caching and concurrency off.
 """
 
@@ -244,12 +246,12 @@ class ClawletEngine:
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
+        await self._cache.stop()  # cancels its lookups, writes its L2 backlog
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._deadlines.close()
         await self._backend.close()
-        await self._cache.stop()  # cancels its lookups, writes its L2 backlog
         self._state = "stopped"
         self.log_event("engine", "stopped")
         assert self._stopped is not None
