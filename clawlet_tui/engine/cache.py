@@ -22,6 +22,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -381,6 +382,21 @@ class Flight:
                 self.task.cancel()
             else:
                 self.future.cancel()
+
+
+def request_key(payload: Any, key: Hashable | None) -> Hashable | None:
+    """What identifies a request in the cache: ``key`` if given, else a hash of an array
+    payload (bytes, dtype and shape), else a str/bytes/number payload itself; None (not
+    cacheable) for anything else."""
+    if key is not None:
+        return key
+    if isinstance(payload, np.ndarray):
+        digest = hashlib.blake2b(payload.tobytes(), digest_size=16)
+        digest.update(f"{payload.dtype.str}{payload.shape}".encode())
+        return ("sha", digest.hexdigest())
+    if isinstance(payload, (str, bytes, int, float)):
+        return payload
+    return None
 
 
 class MultiLevelCache:

@@ -26,7 +26,6 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import sysconfig
 import time
@@ -37,11 +36,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .backend import Backend, InProcessBackend
 from .batcher import DISPATCH_REASONS, DynamicBatcher, Request
-from .cache import MultiLevelCache
+from .cache import MultiLevelCache, request_key
 from .concurrency import ConcurrencyController
 from .config import OptimizationConfig
 from .deadlines import Deadlines
@@ -326,7 +323,7 @@ class ClawletEngine:
         its queued request's own future, with no coroutine or task in between.
         """
         config = self._config
-        cache_key = self._cache_key(payload, key) if config.enable_cache else None
+        cache_key = request_key(payload, key) if config.enable_cache else None
         if cache_key is None:
             # Nothing to share: a timeout fails the request's future, a cancellation of
             # the caller cancels it; either frees its queue slot.
@@ -338,18 +335,6 @@ class ClawletEngine:
         return self._cache.get_or_compute(
             cache_key, lambda: batcher.submit(payload).future, config.request_timeout_s
         )
-
-    @staticmethod
-    def _cache_key(payload: Any, key: Hashable | None) -> Hashable | None:
-        if key is not None:
-            return key
-        if isinstance(payload, np.ndarray):
-            digest = hashlib.blake2b(payload.tobytes(), digest_size=16)
-            digest.update(f"{payload.dtype.str}{payload.shape}".encode())
-            return ("sha", digest.hexdigest())
-        if isinstance(payload, (str, bytes, int, float)):
-            return payload
-        return None
 
     # -- batches ------------------------------------------------------------------------
 
