@@ -87,8 +87,24 @@ class Request:
 class DynamicBatcher:
     """Forms batches from a FIFO queue under one of :data:`POLICIES`; one loop, owned here.
 
-    The loop holds one execution slot (``ready`` / ``release``) while it forms a batch and
-    hands the batch and the slot to ``dispatch``.
+    Guarantees:
+
+    * :meth:`submit` either queues the request (its future is what the caller awaits) or
+      raises at once: :class:`RejectedError` when ``max_queue_size`` live requests wait,
+      :class:`PredictedLate` when ``shed_late`` is on and the cost model says it cannot
+      finish in time.  Nothing waits unbounded in front of the queue.
+    * Requests leave in arrival order, at most ``batch_size`` per batch; a request whose
+      future is already done (cancelled, timed out) is never put in a batch and frees
+      its slot at once.
+    * The loop holds one execution slot (``ready`` / ``release``) while it forms a batch
+      and hands the batch and the slot to ``dispatch``; a loop cancelled while forming
+      gives its slot back.  Waiting to fill a batch never lasts past ``batch_timeout_s``
+      after its first request was queued (waiting for a free slot is the concurrency
+      limit's business, not bounded here).
+    * ``batch_size``, ``batch_timeout_s``, ``policy``, ``max_queue_size``,
+      ``request_timeout_s`` and ``shed_late`` are plain attributes read on every
+      iteration: set them while the loop runs, then call :meth:`wake`.
+    * :meth:`start` creates the loop's task and :meth:`stop` cancels and awaits it.
     """
 
     def __init__(

@@ -8,28 +8,51 @@ Guarantees:
   JSON header (dtype, shape), or JSON documents; anything else is simply not stored on
   disk.  Rows written any other way are treated as misses.  Any I/O or database error
   disables the store (the reason is kept) and serving continues without it.
-* :class:`MultiLevelCache` promotes L2 hits to L1, and computes identical requests that
-  are already in flight once (single-flight): every waiter gets the same result.
+* :class:`DiskStore` keeps an in-memory index of its keys, so a miss on a key it does not
+  hold costs no I/O.  The index assumes this process is the only writer to the L2
+  directory while the store is open (see :class:`DiskStore`).
+* :class:`MultiLevelCache` owns caching as a whole: :meth:`~MultiLevelCache.get_or_compute`
+  looks in L1, joins an identical computation already in flight (single-flight: every
+  waiter gets the same result, and one waiter giving up never cancels it for the others),
+  reads L2 on its own I/O thread, and writes new values to L2 behind the response.  Its
+  :meth:`~MultiLevelCache.start` / :meth:`~MultiLevelCache.stop` own that thread and the
+  write-behind task; ``stop`` writes everything still waiting before L2 is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .snapshot import CacheLevelStats
+from .config import OptimizationConfig
+from .deadlines import Deadlines
+from .errors import EngineStopped, RequestTimeout
+from .snapshot import CacheLevelStats, CacheStats
 
 log = logging.getLogger(__name__)
 
 MISSING: Any = object()
+#: L2 writes waiting to be handed to the I/O thread; past this new values are not written.
+_L2_BACKLOG_LIMIT = 10_000
+#: the write-behind gathers values this long before handing them to the I/O thread as one
+#: transaction: at most 20 wake-ups and commits a second, however many values are stored
+#: (one per request at 200 req/s cost a disk commit and a GIL fight per request).
+_WRITE_DELAY_S = 0.05
+#: L2 reads waiting for the I/O thread; past this a miss skips L2 and is computed.
+#: L2 is a shortcut: under overload a single disk thread must not become the bottleneck
+#: (or an unbounded queue in front of the bounded one).
+_L2_READS_LIMIT = 64
 
 
 class LRUCache:
@@ -101,6 +124,9 @@ class LRUCache:
     def clear(self) -> None:
         self._data.clear()
 
+    def reset_counters(self) -> None:
+        self.hits = self.misses = self.evictions = self.expirations = 0
+
     def stats(self) -> CacheLevelStats:
         return CacheLevelStats(
             enabled=self.maxsize > 0,
@@ -162,6 +188,16 @@ class DiskStore:
 
     The directory is created with owner-only permissions (0700).  A diskcache row that was
     written pickled (by anything else) is never unpickled: :class:`_RawOnlyDisk` refuses it.
+
+    Key index: once :meth:`load_index` has run (on the I/O thread, right after opening),
+    the store keeps the hashes of the keys it holds in memory, so :meth:`absent` can answer
+    most misses -- every miss when keys are unique -- on the event loop with no I/O and no
+    thread hop.  The index is a superset of what is on disk: keys found at open, plus keys
+    written since; a key diskcache evicted or expired stays until a disk read misses it
+    (that read is all a stale entry costs), and :meth:`clear` empties it.  It assumes this
+    store is the only writer to its directory while it is open: a value another process
+    writes there meanwhile is not seen (a miss, computed again), never a wrong value.
+    Memory: about 60 bytes per key on disk.
     """
 
     def __init__(self, directory: Path, *, size_limit_bytes: int, ttl_s: float) -> None:
@@ -198,6 +234,41 @@ class DiskStore:
         self.misses = 0
         self.skipped = 0
         self.disabled_reason: str | None = None
+        #: ``hash()`` of every key that may be on disk; None until loaded (every key may be)
+        self._index: set[int] | None = None
+
+    def load_index(self) -> None:
+        """Read the keys on disk into the index.  Called once, from the I/O thread.
+
+        Runs before any write to this store (the I/O thread runs one job at a time, in
+        order), so the index then holds every key on disk.  A key diskcache cannot give
+        back as a string (a foreign row) leaves the index unloaded: every lookup reads.
+        """
+        try:
+            index = {hash(key) for key in self._cache.iterkeys()}
+        except Exception as exc:
+            log.info("L2 key index at %s not loaded (%s); every lookup reads the disk", self.directory, exc)
+            return
+        self._index = index
+
+    def absent(self, key: str) -> bool:
+        """True if the index shows ``key`` is not on disk: a miss, counted, with no I/O.
+
+        Safe on the event loop while the I/O thread writes (a set lookup is atomic).
+        False means "may be there": read it with :meth:`get`.
+        """
+        index = self._index
+        if index is None or hash(key) in index:
+            return False
+        self.misses += 1
+        return True
+
+    def reset_counters(self) -> None:
+        self.hits = self.misses = 0
+
+    def set_ttl(self, ttl_s: float) -> None:
+        """TTL for values written from now on."""
+        self.ttl_s = ttl_s
 
     @property
     def enabled(self) -> bool:
@@ -211,6 +282,8 @@ class DiskStore:
             blob = self._cache.get(key, default=None)
             if blob is None:
                 self.misses += 1
+                if self._index is not None:
+                    self._index.discard(hash(key))  # evicted or expired
                 return MISSING
             value = decode_value(blob)
         except Exception as exc:  # corrupted file, I/O error, foreign row
@@ -232,6 +305,8 @@ class DiskStore:
                         self.skipped += 1
                         continue
                     self._cache.set(key, blob, expire=self.ttl_s)
+                    if self._index is not None:
+                        self._index.add(hash(key))
         except Exception as exc:  # disk full, read-only, corrupted database
             self._disable(exc)
 
@@ -248,6 +323,8 @@ class DiskStore:
             self._disable(exc)
 
     def clear(self) -> None:
+        if self._index is not None:
+            self._index = set()
         try:
             self._cache.clear()
         except Exception as exc:
@@ -307,31 +384,335 @@ class Flight:
                 self.future.cancel()
 
 
-class MultiLevelCache:
-    """L1 LRU, optional L2 disk store, and the in-flight table for single-flight.
+def request_key(payload: Any, key: Hashable | None) -> Hashable | None:
+    """What identifies a request in the cache: ``key`` if given, else a hash of an array
+    payload (bytes, dtype and shape), else a str/bytes/number payload itself; None (not
+    cacheable) for anything else."""
+    if key is not None:
+        return key
+    if isinstance(payload, np.ndarray):
+        digest = hashlib.blake2b(payload.tobytes(), digest_size=16)
+        digest.update(f"{payload.dtype.str}{payload.shape}".encode())
+        return ("sha", digest.hexdigest())
+    if isinstance(payload, (str, bytes, int, float)):
+        return payload
+    return None
 
-    The engine drives the asynchronous part (it owns the tasks and the I/O thread); this
-    class keeps the data structures and the counters so they can be read in one place.
+
+class MultiLevelCache:
+    """Caching as a whole: L1, optional L2, single-flight and the L2 write-behind.
+
+    :meth:`get_or_compute` is the only way in on the request path.  Guarantees:
+
+    * Exact counting: every lookup is one L1 hit or miss; an L1 miss that reaches L2 is
+      one L2 hit or miss (a miss the key index answers counts too); a miss that joins a
+      computation in flight counts one ``inflight_joins``; one that skips L2 because
+      ``_L2_READS_LIMIT`` reads are already waiting counts one ``l2_bypassed``.
+    * Single-flight: identical keys in flight are computed once and every waiter gets the
+      same value or error.  A waiter that times out (its own ``timeout_s``) or is
+      cancelled leaves the flight to the others; the last one to go cancels it.
+    * L2 is a shortcut, never a bottleneck or a failure: its reads and writes run on one
+      I/O thread owned here; a miss on a key L2 does not hold costs no read (the store's
+      key index); writes go behind the response, gathered for ``_WRITE_DELAY_S`` into
+      one transaction, at most ``_L2_BACKLOG_LIMIT`` waiting (more are counted as
+      skipped); any L2 error disables it, keeps the reason (``l2_disabled_reason``) and
+      serving goes on without it.
+    * :meth:`stop` cancels the lookups still running, writes the whole backlog and waits
+      for the I/O thread to finish it before L2 is closed.
     """
 
     def __init__(
-        self, l1: LRUCache, l2: DiskStore | None, namespace: str, l2_error: str | None = None
+        self,
+        config: OptimizationConfig,
+        namespace: str,
+        *,
+        deadlines: Deadlines,
+        clock: Callable[[], float] = time.monotonic,
+        on_event: Callable[[str, str], None] = lambda kind, message: None,
     ) -> None:
-        self.l1 = l1
-        self.l2 = l2
+        self._config = config
         self.namespace = namespace
+        self._deadlines = deadlines
+        self._on_event = on_event
+        self.l1 = LRUCache(config.l1_cache_size, config.cache_ttl_s, clock)
+        self.l2: DiskStore | None = None
+        #: why the L2 store could not be opened, if it could not
+        self.l2_error: str | None = None
         self.inflight: dict[Hashable, Flight] = {}
         self.inflight_joins = 0
         #: misses sent straight to the model because too many L2 reads were already waiting
         self.l2_bypassed = 0
-        #: why the L2 store could not be opened, if it could not
-        self.l2_error = l2_error
+        self._running = False
+        self._io: Executor | None = None
+        self._lookups: set[asyncio.Task[None]] = set()
+        self._l2_reads = 0
+        self._backlog: list[tuple[str, Any]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the I/O thread and the write-behind task, and open L2 if the config asks."""
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clawlet-l2")
+        self._wakeup = asyncio.Event()
+        self._writer = asyncio.create_task(self._write_behind(), name="clawlet-l2-writer")
+        self._running = True
+        self._open_l2(self._config)
+
+    async def stop(self) -> None:
+        """Cancel lookups in progress, write the backlog, stop the I/O thread, close L2."""
+        self._running = False
+        tasks = [*self._lookups, *([self._writer] if self._writer is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._writer = None
+        if self._io is not None:
+            # The last writes go behind anything already queued on the I/O thread; shutting
+            # it down (off the loop) waits for all of them before L2 is closed.
+            if self._backlog and self.l2 is not None:
+                self._io.submit(self.l2.put_many, list(self._backlog))
+            self._backlog.clear()
+            await asyncio.get_running_loop().run_in_executor(None, self._io.shutdown, True)
+            self._io = None
+        if self.l2 is not None:
+            self.l2.close()
+
+    async def flush(self) -> None:
+        """Hand the write backlog to the I/O thread and wait until every job given to it so
+        far (index load, writes, clears) has run: L2 then holds everything stored."""
+        if self._io is None:
+            return
+        await self._flush()
+        await asyncio.get_running_loop().run_in_executor(self._io, _nothing)
+
+    def lookups(self) -> tuple[asyncio.Task[None], ...]:
+        """The L2 lookups in progress (what a draining engine waits for)."""
+        return tuple(self._lookups)
+
+    # -- the request path ---------------------------------------------------------------
 
     def l2_key(self, key: Hashable) -> str:
         """A stable string key for disk: the model namespace plus a typed form of the key."""
         if isinstance(key, tuple) and len(key) == 2 and key[0] == "sha":
             return f"{self.namespace}|h:{key[1]}"
         return f"{self.namespace}|{type(key).__name__}:{key!r}"
+
+    def get_or_compute(
+        self, key: Hashable, compute: Callable[[], asyncio.Future[Any]], timeout_s: float | None
+    ) -> Awaitable[Any]:
+        """What the caller awaits for the value of ``key``.
+
+        ``compute()`` starts computing the value and returns the future that will hold it
+        (cancelling that future abandons the computation); it is called at most once per
+        flight, and may raise (say, queue full) to fail the request at once.  The value
+        comes from L1, a flight in progress, L2 or ``compute``, in that order, and is
+        stored in L1 and written to L2 in the background.  The awaitable fails with
+        ``RequestTimeout`` after ``timeout_s`` (None: no limit).
+        """
+        value = self.l1.get(key) if self.l1.maxsize > 0 else MISSING
+        if value is not MISSING:
+            return _after_a_turn(value)
+        flight = self.inflight.get(key)
+        if flight is None:
+            flight = self._begin_flight(key, compute)
+        else:
+            self.inflight_joins += 1
+        return self._wait(flight, timeout_s)
+
+    def _begin_flight(self, key: Hashable, compute: Callable[[], asyncio.Future[Any]]) -> Flight:
+        """Start computing a miss; identical requests arriving meanwhile join this flight."""
+        l2 = self.l2
+        l2_key = self.l2_key(key)
+        read_l2 = l2 is not None and l2.enabled and self._config.enable_l2 and not l2.absent(l2_key)
+        if read_l2 and self._l2_reads >= _L2_READS_LIMIT:
+            read_l2 = False
+            self.l2_bypassed += 1
+        if read_l2:
+            flight = Flight(asyncio.get_running_loop().create_future())
+            flight.future.add_done_callback(_consume_exception)
+            flight.task = asyncio.create_task(self._fill_via_l2(key, l2_key, compute, flight))
+            self._lookups.add(flight.task)
+            flight.task.add_done_callback(self._lookups.discard)
+        else:
+            flight = Flight(compute())
+            flight.future.add_done_callback(lambda f: self._store(key, l2_key, f))
+        self.inflight[key] = flight
+        flight.future.add_done_callback(lambda _: self._end_flight(key, flight))
+        return flight
+
+    def _end_flight(self, key: Hashable, flight: Flight) -> None:
+        if self.inflight.get(key) is flight:
+            del self.inflight[key]
+
+    async def _fill_via_l2(
+        self, key: Hashable, l2_key: str, compute: Callable[[], asyncio.Future[Any]], flight: Flight
+    ) -> None:
+        """Compute one miss for every waiter of ``flight``: L2 first, else ``compute``."""
+        try:
+            l2 = self.l2
+            if l2 is not None and l2.enabled:
+                assert self._io is not None
+                self._l2_reads += 1
+                try:
+                    value = await asyncio.get_running_loop().run_in_executor(self._io, l2.get, l2_key)
+                finally:
+                    self._l2_reads -= 1
+                if value is not MISSING:
+                    self.l1.put(key, value)
+                    flight.future.set_result(value)
+                    return
+            computed = compute()
+            computed.add_done_callback(lambda f: self._store(key, l2_key, f))
+            flight.future.set_result(await computed)
+        except asyncio.CancelledError:
+            flight.future.cancel()
+        except BaseException as exc:
+            if not flight.future.done():
+                flight.future.set_exception(exc)
+
+    async def _wait(self, flight: Flight, timeout_s: float | None) -> Any:
+        """Wait for a flight others may share, with this caller's own deadline.
+
+        The caller's own future is resolved from the flight; a timeout or cancellation
+        of this caller leaves the flight to its other waiters (and cancels it if none remain).
+        """
+        loop = asyncio.get_running_loop()
+        shared = flight.future
+        waiter: asyncio.Future[Any] = loop.create_future()
+
+        def relay(done: asyncio.Future[Any]) -> None:
+            if waiter.done():
+                return
+            if done.cancelled():
+                waiter.set_exception(EngineStopped("request abandoned"))
+            elif (exc := done.exception()) is not None:
+                waiter.set_exception(exc)
+            else:
+                waiter.set_result(done.result())
+
+        flight.waiters += 1
+        shared.add_done_callback(relay)
+        if timeout_s is not None:
+            self._deadlines.add(waiter, timeout_s)
+        try:
+            return await waiter
+        except (RequestTimeout, asyncio.CancelledError):
+            if not shared.done():
+                shared.remove_done_callback(relay)
+                flight.abandon()
+            raise
+
+    def _store(self, key: Hashable, l2_key: str, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None or not self._config.enable_cache:
+            return
+        value = future.result()
+        self.l1.put(key, value)
+        l2 = self.l2
+        if l2 is None or not l2.enabled or not self._config.enable_l2:
+            return
+        if len(self._backlog) >= _L2_BACKLOG_LIMIT:
+            l2.skipped += 1
+            return
+        self._backlog.append((l2_key, value))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    # -- L2 -----------------------------------------------------------------------------
+
+    def _open_l2(self, config: OptimizationConfig) -> None:
+        if not (config.enable_cache and config.enable_l2) or self.l2 is not None:
+            return
+        path = config.l2_path()
+        try:
+            self.l2 = DiskStore(path, size_limit_bytes=config.l2_size_limit_bytes, ttl_s=config.cache_ttl_s)
+            self.l2_error = None
+        except Exception as exc:
+            self.l2_error = f"{type(exc).__name__}: {exc}"
+            log.warning("L2 cache at %s disabled: %s", path, self.l2_error)
+            self._on_event("warning", f"L2 cache disabled: {self.l2_error}")
+            return
+        assert self._io is not None
+        self._io.submit(self.l2.load_index)
+
+    async def _write_behind(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            await asyncio.sleep(_WRITE_DELAY_S)
+            self._wakeup.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Hand the whole backlog to the I/O thread as one transaction and wait for it."""
+        l2 = self.l2
+        if l2 is None or self._io is None:
+            self._backlog.clear()
+            return
+        if not self._backlog:
+            return
+        items, self._backlog = self._backlog, []
+        was_enabled = l2.enabled
+        # Shielded: once handed over, the write happens even if this task is cancelled
+        # (stop), and stop waits for the I/O thread to finish it.
+        await asyncio.shield(asyncio.wrap_future(self._io.submit(l2.put_many, items)))
+        if was_enabled and not l2.enabled:
+            self._on_event("warning", f"L2 cache disabled: {l2.disabled_reason}")
+
+    # -- control ------------------------------------------------------------------------
+
+    def reconfigure(self, config: OptimizationConfig) -> None:
+        """Apply ``config``'s cache fields (sizes, TTL, L2 on/off and directory) at once.
+
+        A new L2 directory closes the old store on the I/O thread, behind the writes
+        already handed to it; the backlog goes to the new one.
+        """
+        old, self._config = self._config, config
+        self.l1.resize(config.l1_cache_size)
+        self.l1.set_ttl(config.cache_ttl_s)
+        l2 = self.l2
+        if l2 is not None:
+            if config.l2_size_limit_bytes != old.l2_size_limit_bytes:
+                l2.set_size_limit(config.l2_size_limit_bytes)
+            l2.set_ttl(config.cache_ttl_s)
+            if config.l2_cache_dir != old.l2_cache_dir:
+                self.l2 = None
+                if self._io is not None:
+                    self._io.submit(l2.close)
+                else:
+                    l2.close()
+        if self._running:
+            self._open_l2(config)
+
+    def shrink_l1(self, fraction: float) -> int:
+        """Drop the least-recently-used ``fraction`` of L1 (memory pressure)."""
+        return self.l1.shrink(fraction)
+
+    def clear(self) -> None:
+        """Empty L1 and L2 (counters are kept).
+
+        L2 is cleared on the I/O thread, after any write already handed to it, so a
+        pending write cannot bring an old value back; writes not yet handed over are dropped.
+        """
+        self.l1.clear()
+        self._backlog.clear()
+        l2 = self.l2
+        if l2 is not None:
+            if self._io is not None and self._running:
+                self._io.submit(l2.clear)
+            else:
+                l2.clear()
+
+    def reset_counters(self) -> None:
+        """Zero every counter (hits, misses, evictions, joins, bypasses); entries stay."""
+        self.l1.reset_counters()
+        if self.l2 is not None:
+            self.l2.reset_counters()
+        self.inflight_joins = 0
+        self.l2_bypassed = 0
+
+    # -- reading ------------------------------------------------------------------------
 
     @property
     def l2_enabled(self) -> bool:
@@ -346,3 +727,34 @@ class MultiLevelCache:
         lookups = self.l1.hits + self.l1.misses
         hits = self.l1.hits + (self.l2.hits if self.l2 is not None else 0)
         return hits / lookups if lookups else 0.0
+
+    def stats(self) -> CacheStats:
+        l2 = self.l2
+        return CacheStats(
+            enabled=self._config.enable_cache,
+            l1=self.l1.stats(),
+            l2=l2.stats() if l2 is not None else CacheLevelStats(),
+            inflight_joins=self.inflight_joins,
+            l2_bypassed=self.l2_bypassed,
+            hit_rate=self.hit_rate(),
+            l2_disabled_reason=self.l2_disabled_reason,
+        )
+
+
+def _nothing() -> None:
+    pass
+
+
+def _consume_exception(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _after_a_turn(value: Any) -> Any:
+    """``value``, after yielding to the loop once.
+
+    For L1 hits: a caller whose every request hits L1 would otherwise never give the
+    event loop a turn and starve other clients (and a dashboard).
+    """
+    await asyncio.sleep(0)
+    return value

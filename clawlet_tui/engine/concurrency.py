@@ -50,6 +50,12 @@ class ConcurrencyController:
             self.completed += 1
         self._wake()
 
+    def reset_counters(self) -> None:
+        """Zero ``completed``, ``waits`` and ``peak_busy`` (slots in use stay as they are)."""
+        self.completed = 0
+        self.waits = 0
+        self.peak_busy = self.busy
+
     def set_limit(self, limit: int) -> None:
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")

@@ -2,7 +2,8 @@
 
 Path of a request::
 
-    submit -> L1 -> in-flight table (single-flight) -> L2 (I/O thread) -> queue
+    submit -> MultiLevelCache.get_or_compute: L1 -> in-flight table (single-flight)
+              -> L2 key index -> L2 read (I/O thread) -> queue
            -> DynamicBatcher (waits for a ConcurrencyController slot) -> backend worker
            -> result to every waiter; value stored in L1, written to L2 in the background
 
@@ -16,47 +17,39 @@ Guarantees:
   abandoned only when all of their callers have gone.
 * ``reconfigure`` applies any valid config while requests flow; nothing queued is lost.
 * ``stop`` rejects new requests, drains what is queued and running, and after
-  ``drain_timeout_s`` fails whatever is left with ``EngineStopped``.  Every task the
-  engine creates is owned here and awaited in ``stop``.
+  ``drain_timeout_s`` fails whatever is left with ``EngineStopped``.  Every task is
+  owned by the engine or by the component that created it (the cache's L2 lookups and
+  write-behind, the batcher's loop) and awaited in ``stop``.
 * Baseline mode is the same code path with batching, caching and concurrency off.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import sysconfig
 import time
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .backend import Backend, InProcessBackend
 from .batcher import DISPATCH_REASONS, DynamicBatcher, Request
-from .cache import MISSING, DiskStore, Flight, LRUCache, MultiLevelCache
+from .cache import MultiLevelCache, request_key
 from .concurrency import ConcurrencyController
 from .config import OptimizationConfig
 from .deadlines import Deadlines
 from .errors import BackendError, ClawletError, ConfigError, EngineStopped, RejectedError, RequestTimeout
 from .memory import GCResult, MemoryOptimizer
 from .monitor import PerformanceMonitor
-from .snapshot import BatchStats, CacheLevelStats, CacheStats, ConcurrencyStats, EngineEvent, MetricsSnapshot
+from .snapshot import BatchStats, ConcurrencyStats, EngineEvent, MetricsSnapshot
 
 log = logging.getLogger(__name__)
 
 MODES = ("optimized", "baseline")
-_L2_BACKLOG_LIMIT = 10_000
-#: L2 reads waiting for the I/O thread; past this a miss skips L2 and goes to the model.
-#: L2 is a shortcut: under overload a single disk thread must not become the bottleneck
-#: (or an unbounded queue in front of the bounded one).
-_L2_READS_LIMIT = 64
 
 
 def as_baseline(config: OptimizationConfig) -> OptimizationConfig:
@@ -82,16 +75,6 @@ def limit_blas_threads(threads: int) -> None:
     blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
     if any(info.get("num_threads") != threads for info in blas):
         threadpool_limits(limits=threads, user_api="blas")
-
-
-async def _after_a_turn(value: Any) -> Any:
-    """``value``, after yielding to the loop once.
-
-    For L1 hits: a caller whose every request hits L1 would otherwise never give the
-    event loop a turn and starve other clients (and a dashboard).
-    """
-    await asyncio.sleep(0)
-    return value
 
 
 _OWN_FILES = str(Path(__file__).resolve().parent.parent)
@@ -123,8 +106,23 @@ class ClawletEngine:
 
     A library user builds one with a config and a model (or a :class:`Backend`), awaits
     :meth:`start`, awaits :meth:`submit` per request, reads :meth:`snapshot` and changes
-    the config live with :meth:`update` / :meth:`reconfigure`.  See the module docstring
-    for what is guaranteed.
+    the config live with :meth:`update` / :meth:`reconfigure`.
+
+    What it guarantees (details in the module docstring):
+
+    * every :meth:`submit` ends in exactly one outcome the monitor counts (result,
+      failure, rejection, timeout or cancellation), and a caller that gave up never gets
+      a late result;
+    * at most ``max_concurrent`` batches run at once, at most ``max_queue_size`` requests
+      wait, and no request waits past ``request_timeout_s``;
+    * :meth:`reconfigure` applies any valid config live without losing queued requests;
+    * every task it creates is owned by it or one of its components and awaited in
+      :meth:`stop`, which drains, then fails what is left with ``EngineStopped``;
+    * :meth:`snapshot` is an immutable picture that refers to no live object.
+
+    The engine keeps the request path, batch execution and accounting; each component
+    owns its own state (:class:`MultiLevelCache` caching and its I/O thread,
+    :class:`DynamicBatcher` the queue, :class:`PerformanceMonitor` the counters).
     """
 
     def __init__(
@@ -155,7 +153,10 @@ class ClawletEngine:
         self._event_seq = 0
         self._state = "new"
         namespace = getattr(model, "cache_namespace", None) or getattr(model, "name", None) or self._backend.name
-        self._cache = MultiLevelCache(LRUCache(config.l1_cache_size, config.cache_ttl_s, clock), None, namespace)
+        self._deadlines = Deadlines(_expire)
+        self._cache = MultiLevelCache(
+            config, namespace, deadlines=self._deadlines, clock=clock, on_event=self.log_event
+        )
         self._concurrency = ConcurrencyController(config.max_concurrent)
         self._batcher = DynamicBatcher(
             self._dispatch,
@@ -172,19 +173,13 @@ class ClawletEngine:
         self._batcher.request_timeout_s = config.request_timeout_s
         self._batcher.shed_late = config.shed_late
         self._memory = MemoryOptimizer(
-            threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes, shrink=self._cache.l1.shrink
+            threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes, shrink=self._cache.shrink_l1
         )
-        self._deadlines = Deadlines(_expire)
-        self._io: ThreadPoolExecutor | None = None
         self._batch_tasks: dict[asyncio.Task[None], list[Request]] = {}
         #: most batches executing at once (the controller also counts the slot the batcher
         #: reserves while it waits to fill a batch; this counts model work only)
         self._peak_executing = 0
-        self._flight_tasks: set[asyncio.Task[None]] = set()
         self._background: list[asyncio.Task[None]] = []
-        self._l2_backlog: list[tuple[str, Any]] = []
-        self._l2_reads = 0
-        self._l2_wakeup: asyncio.Event | None = None
         self._stopped: asyncio.Event | None = None
 
     def _idle_workers(self) -> int:
@@ -206,24 +201,18 @@ class ClawletEngine:
         if self._state != "new":
             raise RuntimeError(f"engine cannot start from state {self._state!r}")
         limit_blas_threads(self._config.blas_threads)
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clawlet-l2")
-        self._l2_wakeup = asyncio.Event()
         self._stopped = asyncio.Event()
         try:
             await self._backend.start()
         except BaseException:
             # e.g. a remote backend that is not ready: leave nothing behind
-            self._io.shutdown(wait=False)
             self._state = "stopped"
             self._stopped.set()
             raise
-        self._open_l2(self._config)
+        await self._cache.start()
         self.monitor.reset()
         self._batcher.start()
-        self._background = [
-            asyncio.create_task(self._memory_loop(), name="clawlet-memory"),
-            asyncio.create_task(self._l2_writer(), name="clawlet-l2-writer"),
-        ]
+        self._background = [asyncio.create_task(self._memory_loop(), name="clawlet-memory")]
         self._state = "running"
         self.log_event("engine", f"started ({self.mode}) serving {getattr(self.model, 'name', self._backend.name)}")
 
@@ -250,24 +239,16 @@ class ClawletEngine:
         except TimeoutError:
             self._fail_leftovers(f"engine stopped before the request finished (drain limit {drain_timeout_s:g} s)")
         await self._batcher.stop()
-        leftovers = [*self._batch_tasks, *self._flight_tasks]
+        leftovers = list(self._batch_tasks)
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
+        await self._cache.stop()  # cancels its lookups, writes its L2 backlog
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._deadlines.close()
         await self._backend.close()
-        if self._io is not None:
-            # The last writes go behind anything already queued on the I/O thread; shutting
-            # it down (off the loop) waits for all of them before L2 is closed.
-            if self._l2_backlog and self._cache.l2 is not None:
-                self._io.submit(self._cache.l2.put_many, list(self._l2_backlog))
-                self._l2_backlog.clear()
-            await asyncio.get_running_loop().run_in_executor(None, self._io.shutdown, True)
-        if self._cache.l2 is not None:
-            self._cache.l2.close()
         self._state = "stopped"
         self.log_event("engine", "stopped")
         assert self._stopped is not None
@@ -275,7 +256,7 @@ class ClawletEngine:
 
     async def _drain(self) -> None:
         while True:
-            tasks = [*self._batch_tasks, *self._flight_tasks]
+            tasks = [*self._batch_tasks, *self._cache.lookups()]
             if not tasks and self._batcher.depth == 0:
                 return
             if tasks:
@@ -342,7 +323,7 @@ class ClawletEngine:
         its queued request's own future, with no coroutine or task in between.
         """
         config = self._config
-        cache_key = self._cache_key(payload, key) if config.enable_cache else None
+        cache_key = request_key(payload, key) if config.enable_cache else None
         if cache_key is None:
             # Nothing to share: a timeout fails the request's future, a cancellation of
             # the caller cancels it; either frees its queue slot.
@@ -350,116 +331,10 @@ class ClawletEngine:
             if config.request_timeout_s is not None:
                 self._deadlines.add(request.future, config.request_timeout_s)
             return request.future
-        value = self._cache.l1.get(cache_key) if config.l1_cache_size > 0 else MISSING
-        if value is not MISSING:
-            return _after_a_turn(value)
-        flight = self._cache.inflight.get(cache_key)
-        if flight is None:
-            flight = self._begin_flight(cache_key, payload, config)
-        else:
-            self._cache.inflight_joins += 1
-        return self._wait(flight, config.request_timeout_s)
-
-    def _begin_flight(self, cache_key: Hashable, payload: Any, config: OptimizationConfig) -> Flight:
-        """Start computing a cache miss; identical requests arriving meanwhile join this flight."""
-        l2 = self._cache.l2
-        use_l2 = l2 is not None and l2.enabled and config.enable_l2
-        if use_l2 and self._l2_reads >= _L2_READS_LIMIT:
-            use_l2 = False
-            self._cache.l2_bypassed += 1
-        if use_l2:
-            flight = Flight(asyncio.get_running_loop().create_future())
-            flight.future.add_done_callback(_consume_exception)
-            flight.task = asyncio.create_task(self._fill_via_l2(cache_key, payload, flight))
-            self._flight_tasks.add(flight.task)
-            flight.task.add_done_callback(self._flight_tasks.discard)
-        else:
-            flight = Flight(self._batcher.submit(payload).future)
-            flight.future.add_done_callback(lambda f: self._store(cache_key, f, None))
-        self._cache.inflight[cache_key] = flight
-        flight.future.add_done_callback(lambda _: self._end_flight(cache_key, flight))
-        return flight
-
-    def _end_flight(self, cache_key: Hashable, flight: Flight) -> None:
-        if self._cache.inflight.get(cache_key) is flight:
-            del self._cache.inflight[cache_key]
-
-    def _store(self, cache_key: Hashable, future: asyncio.Future[Any], l2_key: str | None) -> None:
-        if future.cancelled() or future.exception() is not None or not self._config.enable_cache:
-            return
-        value = future.result()
-        self._cache.l1.put(cache_key, value)
-        self._queue_l2_write(l2_key or self._cache.l2_key(cache_key), value)
-
-    async def _wait(self, flight: Flight, timeout_s: float | None) -> Any:
-        """Wait for a flight others may share, with this caller's own deadline.
-
-        The caller's own future is resolved from the flight; a timeout or cancellation
-        of this caller leaves the flight to its other waiters (and cancels it if none remain).
-        """
-        loop = asyncio.get_running_loop()
-        shared = flight.future
-        waiter: asyncio.Future[Any] = loop.create_future()
-
-        def relay(done: asyncio.Future[Any]) -> None:
-            if waiter.done():
-                return
-            if done.cancelled():
-                waiter.set_exception(EngineStopped("request abandoned"))
-            elif (exc := done.exception()) is not None:
-                waiter.set_exception(exc)
-            else:
-                waiter.set_result(done.result())
-
-        flight.waiters += 1
-        shared.add_done_callback(relay)
-        if timeout_s is not None:
-            self._deadlines.add(waiter, timeout_s)
-        try:
-            return await waiter
-        except (RequestTimeout, asyncio.CancelledError):
-            if not shared.done():
-                shared.remove_done_callback(relay)
-                flight.abandon()
-            raise
-
-    async def _fill_via_l2(self, cache_key: Hashable, payload: Any, flight: Flight) -> None:
-        """Compute one cache miss for every waiter of ``flight``: L2 first, else the model."""
-        request = None
-        try:
-            l2 = self._cache.l2
-            l2_key = self._cache.l2_key(cache_key)
-            if l2 is not None and l2.enabled:
-                assert self._io is not None
-                self._l2_reads += 1
-                try:
-                    value = await asyncio.get_running_loop().run_in_executor(self._io, l2.get, l2_key)
-                finally:
-                    self._l2_reads -= 1
-                if value is not MISSING:
-                    self._cache.l1.put(cache_key, value)
-                    flight.future.set_result(value)
-                    return
-            request = self._batcher.submit(payload)
-            request.future.add_done_callback(lambda f: self._store(cache_key, f, l2_key))
-            flight.future.set_result(await request.future)
-        except asyncio.CancelledError:
-            flight.future.cancel()
-        except BaseException as exc:
-            if not flight.future.done():
-                flight.future.set_exception(exc)
-
-    @staticmethod
-    def _cache_key(payload: Any, key: Hashable | None) -> Hashable | None:
-        if key is not None:
-            return key
-        if isinstance(payload, np.ndarray):
-            digest = hashlib.blake2b(payload.tobytes(), digest_size=16)
-            digest.update(f"{payload.dtype.str}{payload.shape}".encode())
-            return ("sha", digest.hexdigest())
-        if isinstance(payload, (str, bytes, int, float)):
-            return payload
-        return None
+        batcher = self._batcher
+        return self._cache.get_or_compute(
+            cache_key, lambda: batcher.submit(payload).future, config.request_timeout_s
+        )
 
     # -- batches ------------------------------------------------------------------------
 
@@ -509,52 +384,6 @@ class ClawletEngine:
         for request, output in zip(live, outputs):
             if not request.future.done():
                 request.future.set_result(output)
-
-    # -- L2 -----------------------------------------------------------------------------
-
-    def _open_l2(self, config: OptimizationConfig) -> None:
-        if not (config.enable_cache and config.enable_l2) or self._cache.l2 is not None:
-            return
-        path = config.l2_path()
-        try:
-            self._cache.l2 = DiskStore(path, size_limit_bytes=config.l2_size_limit_bytes, ttl_s=config.cache_ttl_s)
-            self._cache.l2_error = None
-        except Exception as exc:
-            self._cache.l2_error = f"{type(exc).__name__}: {exc}"
-            log.warning("L2 cache at %s disabled: %s", path, self._cache.l2_error)
-            self.log_event("warning", f"L2 cache disabled: {self._cache.l2_error}")
-
-    def _queue_l2_write(self, key: str, value: Any) -> None:
-        l2 = self._cache.l2
-        if l2 is None or not l2.enabled or not self._config.enable_l2:
-            return
-        if len(self._l2_backlog) >= _L2_BACKLOG_LIMIT:
-            l2.skipped += 1
-            return
-        self._l2_backlog.append((key, value))
-        assert self._l2_wakeup is not None
-        self._l2_wakeup.set()
-
-    async def _l2_writer(self) -> None:
-        assert self._l2_wakeup is not None
-        while True:
-            await self._l2_wakeup.wait()
-            self._l2_wakeup.clear()
-            await self._flush_l2()
-
-    async def _flush_l2(self) -> None:
-        l2 = self._cache.l2
-        if not self._l2_backlog or l2 is None or self._io is None:
-            self._l2_backlog.clear()
-            return
-        # Items leave the backlog only once written: a writer cancelled mid-write (stop)
-        # leaves them for the final flush (writing a key twice is harmless).
-        items = list(self._l2_backlog)
-        was_enabled = l2.enabled
-        await asyncio.get_running_loop().run_in_executor(self._io, l2.put_many, items)
-        del self._l2_backlog[: len(items)]
-        if was_enabled and not l2.enabled:
-            self.log_event("warning", f"L2 cache disabled: {l2.disabled_reason}")
 
     # -- memory -------------------------------------------------------------------------
 
@@ -615,18 +444,8 @@ class ClawletEngine:
         self._batcher.wake()
         self._concurrency.set_limit(config.max_concurrent)
         self._backend.resize(config.effective_pool_size)
-        self._cache.l1.resize(config.l1_cache_size)
-        self._cache.l1.set_ttl(config.cache_ttl_s)
         self._memory.configure(threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes)
-        if self._cache.l2 is not None:
-            if "l2_size_limit_bytes" in changed:
-                self._cache.l2.set_size_limit(config.l2_size_limit_bytes)
-            self._cache.l2.ttl_s = config.cache_ttl_s
-            if "l2_cache_dir" in changed:
-                self._cache.l2.close()
-                self._cache.l2 = None
-        if self._state == "running":
-            self._open_l2(config)
+        self._cache.reconfigure(config)
         self.log_event("config", ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items()))
 
     @staticmethod
@@ -634,34 +453,16 @@ class ClawletEngine:
         return config.batch_timeout_s if config.enable_batching else 0.0
 
     def clear_cache(self) -> None:
-        """Empty L1 and L2 (counters are kept).
-
-        L2 is cleared on the I/O thread, after any write already handed to it, so a
-        pending write cannot bring an old value back; writes not yet handed over are dropped.
-        """
-        self._cache.l1.clear()
-        self._l2_backlog.clear()
-        l2 = self._cache.l2
-        if l2 is not None:
-            if self._io is not None:
-                self._io.submit(l2.clear)
-            else:
-                l2.clear()
+        """Empty L1 and L2 (counters are kept); see :meth:`MultiLevelCache.clear`."""
+        self._cache.clear()
         self.log_event("cache", "cache cleared")
 
     def reset_metrics(self) -> None:
         """Start the measurements afresh; requests in flight stay counted as submitted."""
-        in_flight = self.monitor.outcomes().in_flight
-        self.monitor.reset()
-        self.monitor.submitted = in_flight
-        l1 = self._cache.l1
-        l1.hits = l1.misses = l1.evictions = l1.expirations = 0
-        if self._cache.l2 is not None:
-            self._cache.l2.hits = self._cache.l2.misses = 0
-        self._cache.inflight_joins = 0
-        self._cache.l2_bypassed = 0
+        self.monitor.reset(keep_in_flight=True)
+        self._cache.reset_counters()
         self._peak_executing = len(self._batch_tasks)
-        self._concurrency.completed = 0
+        self._concurrency.reset_counters()
         self._batcher.reset_counters()
         self.log_event("metrics", "metrics reset")
 
@@ -692,16 +493,6 @@ class ClawletEngine:
         """An immutable picture of everything the engine measures (what dashboards and reports read)."""
         monitor = self.monitor
         window = monitor.window()
-        l2 = self._cache.l2
-        cache = CacheStats(
-            enabled=self._config.enable_cache,
-            l1=self._cache.l1.stats(),
-            l2=l2.stats() if l2 is not None else CacheLevelStats(),
-            inflight_joins=self._cache.inflight_joins,
-            l2_bypassed=self._cache.l2_bypassed,
-            hit_rate=self._cache.hit_rate(),
-            l2_disabled_reason=self._cache.l2_disabled_reason,
-        )
         concurrency = ConcurrencyStats(
             busy=len(self._batch_tasks),
             max_concurrent=self._concurrency.limit,
@@ -726,7 +517,7 @@ class ClawletEngine:
             window_latency_histogram=window.latency_histogram,
             total_latency=monitor.latency.stats(),
             batches=self._batch_stats(monitor.batch_stats(window)),
-            cache=cache,
+            cache=self._cache.stats(),
             memory=self._memory.stats(),
             concurrency=concurrency,
             pool=self._backend.pool_stats(),

@@ -1,8 +1,9 @@
 """Immutable metric snapshots: what a dashboard or a report reads.
 
-:meth:`PerformanceMonitor.snapshot` builds one :class:`MetricsSnapshot`; nothing in it
-refers back to live engine objects, so a widget can hold it as long as it likes and a
-run can be recorded (:func:`snapshot_to_dict`) and replayed (:func:`snapshot_from_dict`)
+:meth:`ClawletEngine.snapshot` builds one :class:`MetricsSnapshot` from the monitor's
+figures and each component's state (cache, batcher, concurrency, memory, pool); nothing
+in it refers back to live engine objects, so a widget can hold it as long as it likes
+and a run can be recorded (:func:`snapshot_to_dict`) and replayed (:func:`snapshot_from_dict`)
 byte for byte.  Times are seconds, latencies milliseconds, sizes bytes, rates per second.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import stat
@@ -13,7 +14,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from clawlet_tui.engine.cache import MISSING, DiskStore, LRUCache, decode_value, encode_value
+from clawlet_tui.engine import cache as cache_module
+from clawlet_tui.engine.cache import MISSING, DiskStore, LRUCache, MultiLevelCache, decode_value, encode_value
+from clawlet_tui.engine.config import OptimizationConfig
+from clawlet_tui.engine.deadlines import Deadlines
+from clawlet_tui.engine.errors import RequestTimeout
 
 
 
@@ -324,3 +329,116 @@ def test_nan_json_value_round_trips(tmp_path):
     store.put_many([("n", [math.nan])])
     assert math.isnan(store.get("n")[0])
     store.close()
+
+
+# -- the L2 key index -------------------------------------------------------------------
+
+
+def test_index_answers_misses_and_follows_writes_evictions_and_clear(tmp_path):
+    store = DiskStore(tmp_path / "l2", size_limit_bytes=2**20, ttl_s=60)
+    assert not store.absent("k")  # index not loaded yet: anything may be on disk
+    store.load_index()
+    assert store.absent("k") and store.misses == 1  # a miss, counted, no read
+    store.put_many([("k", 1), ("skipped", object())])
+    assert not store.absent("k") and store.absent("skipped")
+    store._cache.delete("k")  # as if diskcache had evicted it
+    assert store.get("k") is MISSING  # the read that finds out...
+    assert store.absent("k")  # ...drops it from the index
+    store.put_many([("k", 1)])
+    store.clear()
+    assert store.absent("k")
+    store.close()
+
+
+def test_index_is_loaded_from_the_keys_on_disk(tmp_path):
+    first = DiskStore(tmp_path / "l2", size_limit_bytes=2**20, ttl_s=60)
+    first.put_many([("old", 7)])
+    first.close()
+    second = DiskStore(tmp_path / "l2", size_limit_bytes=2**20, ttl_s=60)
+    second.load_index()
+    assert not second.absent("old") and second.absent("new")
+    assert second.get("old") == 7
+    second.close()
+
+
+class CountingStore(DiskStore):
+    """A DiskStore that counts its disk reads."""
+
+    reads: list[str] = []
+
+    def get(self, key):
+        CountingStore.reads.append(key)
+        return super().get(key)
+
+
+class Computations:
+    """``compute`` for get_or_compute: a finished future holding ``value``, counted."""
+
+    def __init__(self, value):
+        self.value = value
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(self.value)
+        return future
+
+
+@pytest.fixture
+async def counting_cache(tmp_path, monkeypatch):
+    """``await counting_cache()``: a started MultiLevelCache over a CountingStore, stopped at teardown."""
+    monkeypatch.setattr(cache_module, "DiskStore", CountingStore)
+    CountingStore.reads = []
+    caches = []
+
+    async def make():
+        config = OptimizationConfig(l2_cache_dir=str(tmp_path / "l2"))
+        deadlines = Deadlines(lambda future, timeout_s: future.set_exception(RequestTimeout("late")))
+        cache = MultiLevelCache(config, "m", deadlines=deadlines)
+        caches.append(cache)
+        await cache.start()
+        await cache.flush()  # the index is loaded
+        return cache
+
+    yield make
+    for cache in caches:
+        await cache.stop()
+
+
+async def test_l2_miss_on_a_never_written_key_reads_nothing(counting_cache):
+    cache = await counting_cache()
+    compute = Computations(42)
+    assert await cache.get_or_compute(21, compute, None) == 42
+    assert compute.calls == 1 and CountingStore.reads == []
+    stats = cache.stats()
+    assert (stats.l1.misses, stats.l2.misses, stats.l2.hits) == (1, 1, 0)
+    # once written, the key is read from disk (L1 emptied to get there)
+    await cache.flush()
+    cache.l1.clear()
+    assert await cache.get_or_compute(21, compute, None) == 42
+    assert compute.calls == 1 and CountingStore.reads == ["m|int:21"]
+    assert cache.stats().l2.hits == 1
+
+
+async def test_a_written_key_is_found_after_reopening(counting_cache):
+    first = await counting_cache()
+    assert await first.get_or_compute("k", Computations([1, 2]), None) == [1, 2]
+    await first.stop()
+    second = await counting_cache()
+    compute = Computations(None)
+    assert await second.get_or_compute("k", compute, None) == [1, 2]
+    assert compute.calls == 0 and CountingStore.reads == ["m|str:'k'"]
+    assert await second.get_or_compute("other", Computations(3), None) == 3
+    assert CountingStore.reads == ["m|str:'k'"]  # a key never written: no read
+
+
+async def test_clear_empties_the_index(counting_cache):
+    cache = await counting_cache()
+    assert await cache.get_or_compute(1, Computations(10), None) == 10
+    await cache.flush()
+    cache.clear()
+    await cache.flush()
+    compute = Computations(11)
+    assert await cache.get_or_compute(1, compute, None) == 11
+    assert compute.calls == 1 and CountingStore.reads == []

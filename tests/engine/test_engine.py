@@ -490,11 +490,13 @@ class HeldWrites(concurrent.futures.Executor):
         self.inner.shutdown(wait=wait)
 
 
-async def test_stop_flushes_pending_l2_writes(make_engine, gates, tmp_l2):
+async def test_stop_flushes_pending_l2_writes(make_engine, gates, tmp_l2, wait_until):
     engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001)
-    engine._io = HeldWrites(engine._io, engine._cache.l2.put_many)
+    cache = engine._cache
+    cache._io = HeldWrites(cache._io, cache.l2.put_many)
     assert await engine.submit(21) == 42
-    assert len(engine._io.held) == 1  # the write-behind job is queued
+    await wait_until(lambda: len(cache._io.held) == 1)  # the write-behind gathers for a moment
+    assert len(cache._io.held) == 1  # the write-behind job is queued
     await engine.stop()
     store = DiskStore(tmp_l2.directory, size_limit_bytes=2**20, ttl_s=60)
     try:
@@ -503,14 +505,27 @@ async def test_stop_flushes_pending_l2_writes(make_engine, gates, tmp_l2):
         store.close()
 
 
+async def test_stop_writes_values_not_yet_handed_to_the_io_thread(make_engine, gates, tmp_l2):
+    engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001)
+    assert [await engine.submit(x) for x in range(5)] == [0, 2, 4, 6, 8]
+    await engine.stop()  # whatever the write-behind still holds is written now
+    store = DiskStore(tmp_l2.directory, size_limit_bytes=2**20, ttl_s=60)
+    try:
+        assert [store.get(f"m|int:{x}") for x in range(5)] == [0, 2, 4, 6, 8]
+    finally:
+        store.close()
+
+
 async def test_clear_cache_is_not_undone_by_pending_l2_writes(make_engine, gates, wait_until):
     gate = gates(double)
     engine = await make_engine(gate.model("m"), batch_timeout_s=0.001)
-    engine._io = HeldWrites(engine._io, engine._cache.l2.put_many)
+    cache = engine._cache
+    cache._io = HeldWrites(cache._io, cache.l2.put_many)
     assert await engine.submit(21) == 42
-    assert len(engine._io.held) == 1
+    await wait_until(lambda: len(cache._io.held) == 1)  # the write-behind gathers for a moment
+    assert len(cache._io.held) == 1
     engine.clear_cache()
-    await asyncio.get_running_loop().run_in_executor(None, engine._io.release)
+    await asyncio.get_running_loop().run_in_executor(None, cache._io.release)
     assert await engine.submit(21) == 42
     assert gate.calls == 2  # cleared: computed again
 
@@ -522,7 +537,7 @@ def test_engine_rejects_unknown_mode():
 
 async def test_backed_up_l2_reads_are_skipped_not_queued(make_engine, gates, wait_until):
     """Under overload the single L2 thread must not become a second, unbounded queue."""
-    from clawlet_tui.engine import engine as engine_module
+    from clawlet_tui.engine import cache as cache_module
 
     first_gate = gates(double)
     first = await make_engine(first_gate.model("m"), batch_timeout_s=0.001)
@@ -532,12 +547,12 @@ async def test_backed_up_l2_reads_are_skipped_not_queued(make_engine, gates, wai
 
     gate = gates(double)
     engine = await make_engine(gate.model("m"), batch_timeout_s=0.001)
-    engine._l2_reads = engine_module._L2_READS_LIMIT  # as if that many reads were waiting
+    engine._cache._l2_reads = cache_module._L2_READS_LIMIT  # as if that many reads were waiting
     assert await engine.submit(21) == 42  # on disk, but the reads are backed up: computed
     assert gate.calls == 1
     snap = engine.snapshot()
     assert snap.cache.l2_bypassed == 1 and snap.cache.l2.hits == 0 and snap.cache.l2.misses == 0
-    engine._l2_reads = 0
+    engine._cache._l2_reads = 0
     # with the reads flowing again, a new key is looked up in L2 (a miss) before the model
     assert await engine.submit(22) == 44
     assert engine.snapshot().cache.l2.misses == 1

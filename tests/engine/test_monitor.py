@@ -1,13 +1,11 @@
-"""LogHistogram percentiles against numpy; PerformanceMonitor window and series on a driven clock."""
+"""PerformanceMonitor: outcome counts, window and series on a driven clock."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from clawlet_tui.engine.monitor import LogHistogram, PerformanceMonitor
+from clawlet_tui.engine.monitor import PerformanceMonitor
 
 
 class FakeClock:
@@ -16,66 +14,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _histogram(samples) -> LogHistogram:
-    h = LogHistogram()
-    for x in samples:
-        h.record(float(x))
-    return h
-
-
-def _check(samples, rel=0.01) -> None:
-    h = _histogram(samples)
-    got = h.percentiles((50.0, 90.0, 99.0))
-    want = np.percentile(np.asarray(samples, dtype=np.float64), [50, 90, 99])
-    for g, w in zip(got, want):
-        assert g == pytest.approx(w, rel=rel), (got, want)
-    assert h.count == len(samples)
-    assert h.max == pytest.approx(max(samples)) and h.mean == pytest.approx(np.mean(samples))
-
-
-def _uniform(rng, n):
-    return rng.uniform(0.5, 200.0, n)
-
-
-def _lognormal(rng, n):
-    return rng.lognormal(mean=1.0, sigma=1.5, size=n)
-
-
-def _bimodal(rng, n):
-    return np.where(rng.random(n) < 0.8, rng.normal(2.0, 0.2, n).clip(0.01), rng.normal(300.0, 20.0, n).clip(1))
-
-
-@pytest.mark.parametrize("dist", [_uniform, _lognormal, _bimodal], ids=["uniform", "lognormal", "bimodal"])
-@pytest.mark.parametrize("n", [1, 2, 10, 1000, 100_000])
-def test_percentiles_match_numpy(dist, n):
-    _check(dist(np.random.default_rng(n), n))
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(min_value=0.001, max_value=1_000_000.0), min_size=1, max_size=300))
-def test_percentiles_match_numpy_property(samples):
-    _check(samples)
-
-
-def test_empty_histogram_and_stats():
-    h = LogHistogram()
-    assert h.percentiles((50.0, 99.0)) == (0.0, 0.0)
-    assert h.stats().count == 0
-    h.record(3.0)
-    s = h.stats()
-    assert (s.count, s.mean_ms, s.p50_ms, s.p99_ms, s.max_ms) == (1, 3.0, 3.0, 3.0, 3.0)
-
-
-def test_merge_equals_recording_everything():
-    rng = np.random.default_rng(1)
-    a, b = rng.lognormal(size=500), rng.lognormal(size=300)
-    merged = _histogram(a)
-    merged.merge(_histogram(b))
-    whole = _histogram(np.concatenate([a, b]))
-    assert merged.percentiles((50, 90, 99)) == whole.percentiles((50, 90, 99))
-    assert merged.count == whole.count and merged.max == whole.max and merged.min == whole.min
 
 
 def test_monitor_counts_outcomes_and_errors_by_kind():
@@ -156,14 +94,3 @@ def test_whole_run_latency_keeps_seconds_that_left_the_ring():
     assert total.mean == pytest.approx(np.mean(everything))
     want = np.percentile(everything, [50, 90, 99])
     assert total.percentiles((50.0, 90.0, 99.0)) == pytest.approx(tuple(want), rel=0.01)
-
-
-def test_record_many_equals_recording_one_by_one():
-    values = np.random.default_rng(3).uniform(0.0, 50.0, 1000)
-    one, many = LogHistogram(), LogHistogram()
-    for v in values:
-        one.record(float(v))
-    many.record_many(values.tolist())
-    assert np.array_equal(one.counts, many.counts)
-    assert (one.count, one.min, one.max) == (many.count, many.min, many.max)
-    assert one.total == pytest.approx(many.total)
