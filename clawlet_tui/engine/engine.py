@@ -516,6 +516,7 @@ class ClawletEngine:
             window_latency=window.latency,
             window_latency_histogram=window.latency_histogram,
             total_latency=monitor.latency.stats(),
+            total_latency_histogram=monitor.latency.display_buckets(),
             batches=self._batch_stats(monitor.batch_stats(window)),
             cache=self._cache.stats(),
             memory=self._memory.stats(),

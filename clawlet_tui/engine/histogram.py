@@ -16,15 +16,19 @@ import numpy as np
 from .snapshot import LatencyStats
 
 _MIN_MS = 0.001
-_GROWTH = 1.01
+#: the coarse buckets a histogram is shown in: log-spaced, this many per decade
+DISPLAY_BUCKETS_PER_DECADE = 8
+#: DISPLAY_BUCKETS_PER_DECADE whole fine buckets make one display bucket, so every display
+#: edge (10^(k/8) µs) is a real bucket edge: counts "at or below" such an edge are exact
+#: (what a Prometheus histogram's ``le`` promises), not estimated
+_FINE_PER_DISPLAY = 29
+_GROWTH = 10.0 ** (1.0 / (DISPLAY_BUCKETS_PER_DECADE * _FINE_PER_DISPLAY))  # ~1.0100: 1% wide buckets
 _LOG_GROWTH = math.log(_GROWTH)
 _BUCKETS = int(math.ceil(math.log(1_000_000.0 / _MIN_MS) / _LOG_GROWTH)) + 1
 # representative value of each bucket: its geometric centre
 _CENTRES = _MIN_MS * np.power(_GROWTH, np.arange(_BUCKETS) + 0.5)
 _PENDING_LIMIT = 4096
-#: the coarse buckets a histogram is shown in: log-spaced, this many per decade
-DISPLAY_BUCKETS_PER_DECADE = 8
-_DISPLAY_INDEX = np.floor(np.log10(_CENTRES / _MIN_MS) * DISPLAY_BUCKETS_PER_DECADE).astype(np.int64)
+_DISPLAY_INDEX = np.arange(_BUCKETS) // _FINE_PER_DISPLAY
 
 
 class LogHistogram:
@@ -148,9 +152,9 @@ class LogHistogram:
     def display_buckets(self) -> tuple[tuple[float, float, int], ...]:
         """Counts on coarse log-spaced buckets, ``((low_ms, high_ms, count), ...)``.
 
-        :data:`DISPLAY_BUCKETS_PER_DECADE` buckets per decade (each fine 1% bucket goes to
-        the coarse bucket holding its centre), from the first non-empty bucket to the
-        last; the empty ones between are kept so the shape is true.
+        :data:`DISPLAY_BUCKETS_PER_DECADE` buckets per decade, each made of whole fine
+        buckets (so the counts below every edge are exact), from the first non-empty
+        bucket to the last; the empty ones between are kept so the shape is true.
         """
         if self.count == 0:
             return ()

@@ -216,6 +216,9 @@ class MetricsSnapshot:
     #: for the non-empty range (empty buckets between the first and last are kept)
     window_latency_histogram: tuple[tuple[float, float, int], ...] = ()
     total_latency: LatencyStats = field(default_factory=LatencyStats)
+    #: the whole run's latency distribution (since start or the last reset), on the same
+    #: buckets as ``window_latency_histogram``; the counts below every edge are exact
+    total_latency_histogram: tuple[tuple[float, float, int], ...] = ()
     batches: BatchStats = field(default_factory=BatchStats)
     cache: CacheStats = field(default_factory=CacheStats)
     memory: MemoryStats = field(default_factory=MemoryStats)

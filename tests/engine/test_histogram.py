@@ -84,3 +84,17 @@ def test_record_many_equals_recording_one_by_one():
 
 def test_monitor_still_exports_the_histogram():
     assert monitor.LogHistogram is LogHistogram
+
+
+def test_display_bucket_edges_are_exact_for_values_just_either_side() -> None:
+    """A Prometheus ``le`` bound taken from a display edge must count exactly the values at
+    or below it: a value 0.01% under an edge is below it, 0.01% over is above."""
+    from clawlet_tui.engine.histogram import DISPLAY_BUCKETS_PER_DECADE, LogHistogram
+
+    for k in range(-8, 33):  # edges from 0.1 ms to 10 s
+        edge_ms = 10.0 ** (k / DISPLAY_BUCKETS_PER_DECADE)
+        histogram = LogHistogram()
+        histogram.record_many([edge_ms * 0.9999, edge_ms * 1.0001])
+        buckets = histogram.display_buckets()
+        below = sum(count for _, high, count in buckets if high <= edge_ms * (1 + 1e-12))
+        assert below == 1, (k, buckets)
