@@ -43,6 +43,7 @@ from .engine.config import (
     unknown_config_field,
 )
 from .engine.errors import ClawletError, ConfigError
+from .engine.snapshot import MetricsSnapshot
 
 PROG = "clawlet-tui"
 EXIT_EXTERNAL = 1
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", action="store_true",
         help="run in baseline mode (no batching, no cache, one request at a time)",
     )
+    _add_metrics_option(run)
     run.set_defaults(func=cmd_run)
 
     compare = commands.add_parser(
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="name clients use for the model (default: its kind, e.g. 'mlp'; for your own "
         "function, its module's name)",
     )
+    _add_metrics_option(serve)
     serve.set_defaults(func=cmd_serve)
 
     tune = commands.add_parser(
@@ -167,6 +170,31 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
     return value
+
+
+def _add_metrics_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port", dest="metrics_port", type=_port, default=None, metavar="PORT",
+        help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics (0 picks a free port); "
+        "see docs/observability.md",
+    )
+
+
+def _start_metrics(port: int | None) -> tuple[Any, Any]:
+    """Start the /metrics server before any load (a taken port is bad input: exit 2).
+
+    Returns ``(server, latest)``: the engine side publishes snapshots to ``latest``; both
+    are None without ``--metrics-port``.
+    """
+    if port is None:
+        return None, None
+    from .observability import LatestSnapshot, MetricsServer
+
+    latest = LatestSnapshot()
+    server = MetricsServer(port, latest.get)
+    server.start()
+    print(f"{PROG}: metrics at {server.url}", file=sys.stderr, flush=True)
+    return server, latest
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -442,10 +470,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the server builds its own engine and model; the config means what it means for `run`
     config = resolve_config(preset, parse_overrides(args.sets))
     name = args.model_name or default_served_name(preset.model_spec)
-    return run_server(
-        preset.model_spec, host=args.host, port=args.port, config=config, model_name=name,
-        source=str(preset.path), signal_exit=True,
-    )
+    metrics, latest = _start_metrics(args.metrics_port)
+    try:
+        return run_server(
+            preset.model_spec, host=args.host, port=args.port, config=config, model_name=name,
+            source=str(preset.path), signal_exit=True, metrics=latest,
+        )
+    finally:
+        if metrics is not None:
+            metrics.stop()
 
 
 def default_served_name(spec: dict[str, Any] | None) -> str:
@@ -481,15 +514,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     _announce_plan(preset, args.duration, runs=1)
     watch = RunWatch(sys.stderr)
     signals = SignalWatch()
+    metrics, latest = _start_metrics(args.metrics_port)
+
+    def progress(snapshot: MetricsSnapshot, stats: Any) -> None:
+        if latest is not None:  # run's progress ticks are on the engine loop: publish from there
+            latest.publish(snapshot)
+        watch.update(snapshot, stats)
+
     try:
         result = signals.run(
             lambda: run_preset(
-                preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=watch.update,
+                preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress,
                 backend_url=args.backend, model_name=args.model_name,
             )
         )
     finally:
         watch.clear()
+        if metrics is not None:
+            metrics.stop()
     watch.finish(result.snapshot)
     if result.interrupted:
         result = dataclasses.replace(result, interrupt_signal=signals.signal_name)

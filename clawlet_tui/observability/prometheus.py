@@ -15,10 +15,9 @@ What is guaranteed:
 - ``clawlet_request_latency_seconds`` only has ``le`` bounds that coincide with edges of
   the engine's own latency histogram, so a bucket never holds an estimate.  A bound the
   snapshot's histogram cannot answer exactly is left out rather than guessed.  The
-  snapshot today carries the whole-run latency only as summary figures
-  (:class:`LatencyStats`), so until it also carries the whole-run histogram
-  (``total_latency_histogram``, see docs/observability.md) the histogram has the
-  ``+Inf`` bucket alone: exact ``_count`` and ``_sum``, no finer buckets.
+  bounds (10^(k/4) s from 0.1 ms to 10 s) all fall on edges of the engine's own
+  histogram (``MetricsSnapshot.total_latency_histogram``), so every ``le`` count is
+  exact.
 - ``clawlet_batch_size`` is exact: batch sizes are integers counted one by one.
 - The sample set is the same on every scrape of an engine (label values depend only on
   the config), except ``clawlet_request_errors_total{kind}``, which gains a series the
@@ -333,7 +332,6 @@ def _cache_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
 
 
 def _total_latency_histogram(snapshot: MetricsSnapshot) -> tuple[tuple[float, float, int], ...] | None:
-    # The whole-run latency histogram, shaped like window_latency_histogram.  Not in
-    # MetricsSnapshot yet (proposed in docs/observability.md); until it is, None gives the
-    # exact +Inf-only histogram.  Once the field exists, read it directly.
-    return getattr(snapshot, "total_latency_histogram", None)
+    # The whole-run latency histogram; its display edges are real bucket edges of the
+    # engine's LogHistogram, so the counts at each bound are exact
+    return snapshot.total_latency_histogram

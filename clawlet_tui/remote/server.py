@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiohttp import web
@@ -55,6 +55,9 @@ from .protocol import (
     split_body,
     wants_binary_output,
 )
+
+if TYPE_CHECKING:
+    from ..observability import LatestSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -358,14 +361,19 @@ async def serve(
     stop_event: asyncio.Event | None = None,
     announce: Callable[[str], None] | None = None,
     model_name: str | None = None,
+    metrics: LatestSnapshot | None = None,
 ) -> int | None:
     """Serve ``model`` until SIGINT/SIGTERM (or ``stop_event``), then stop gracefully.
 
     ``announce(url)`` is called and ``ready_event`` set once the server listens.  Returns
-    the number of the signal that stopped it (None when ``stop_event`` did).
+    the number of the signal that stopped it (None when ``stop_event`` did).  ``metrics``
+    is kept up to date with the serving engine's snapshots (for ``--metrics-port``).
     """
     server = InferenceServer(model, engine_config=engine_config, model_name=model_name)
     await server.start(host, port)
+    if metrics is not None:
+        metrics.source = server.engine.snapshot
+        metrics.start()
     stop = stop_event or asyncio.Event()
     received: list[int] = []
 
@@ -391,6 +399,8 @@ async def serve(
         for sig in installed:
             loop.remove_signal_handler(sig)
         await server.stop()
+        if metrics is not None:
+            await metrics.stop()  # a last scrape agrees with what the server served
     return received[0] if received else None
 
 
@@ -403,6 +413,7 @@ def run_server(
     model_name: str | None = None,
     source: str | None = None,
     signal_exit: bool = False,
+    metrics: LatestSnapshot | None = None,
 ) -> int:
     """``clawlet-tui serve``: build the model from its spec, serve until interrupted.
 
@@ -428,7 +439,9 @@ def run_server(
 
     stopped_by: int | None = int(signal.SIGINT)
     try:
-        stopped_by = asyncio.run(serve(model, host, port, engine_config=config, announce=announce, model_name=model_name))
+        stopped_by = asyncio.run(serve(
+            model, host, port, engine_config=config, announce=announce, model_name=model_name, metrics=metrics
+        ))
     except KeyboardInterrupt:  # where signal handlers could not be installed
         pass
     return 128 + stopped_by if signal_exit and stopped_by is not None else 0

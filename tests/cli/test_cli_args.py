@@ -382,3 +382,39 @@ def test_progress_counts_failures():
     snapshot = _snapshot()
     failing = dataclasses.replace(snapshot, outcomes=dataclasses.replace(snapshot.outcomes, failed=4, rejected=1))
     assert "done 2455  failed 5  " in cli.format_progress(failing, types.SimpleNamespace(elapsed_s=1, sent=2460, completed=2455))
+
+
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_metrics_port_taken_is_one_line_and_exit_2_before_any_load(capsys, command):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [command, "--preset", "steady", "--metrics-port", str(port)]
+        code, out, err = run_main(capsys, *(argv + (["--duration", "1"] if command == "run" else ["--port", "0"])))
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("clawlet-tui: error: cannot serve metrics on 127.0.0.1:") and "in use" in lines[-1]
+    assert "sent" not in err and "Traceback" not in err and out == ""
+
+
+def test_run_serves_metrics_that_match_its_report(capsys, monkeypatch):
+    """The exporter's last snapshot is the run's own: requests_total{ok} equals the report's count."""
+    from clawlet_tui.observability import LatestSnapshot
+
+    seen: list[LatestSnapshot] = []
+    original = cli._start_metrics
+
+    def spy(port):
+        server, latest = original(port)
+        seen.append(latest)
+        return server, latest
+
+    monkeypatch.setattr(cli, "_start_metrics", spy)
+    code, out, err = run_main(capsys, "run", "--preset", "steady", "--duration", "1", "--metrics-port", "0")
+    assert code == 0 and "metrics at http://127.0.0.1:" in err
+    snapshot = seen[0].get()
+    assert snapshot is not None and snapshot.outcomes.succeeded > 0
+    assert f"| Succeeded | {snapshot.outcomes.succeeded:,} |" in out
