@@ -30,9 +30,10 @@ from .prometheus import SnapshotCollector, SnapshotSource, make_registry
 
 
 class MetricsServerError(ClawletError):
-    """The metrics endpoint could not be served (the port is taken, say).  Bad user input: exit 2."""
+    """The metrics endpoint could not be served (the port is taken, say).  Exit 1, as for
+    `serve`'s own port: the machine, not the command line, is at fault."""
 
-    exit_code = 2
+    exit_code = 1
 
 
 class _Server(ThreadingWSGIServer):

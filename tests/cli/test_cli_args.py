@@ -385,7 +385,7 @@ def test_progress_counts_failures():
 
 
 @pytest.mark.parametrize("command", ["run", "serve"])
-def test_metrics_port_taken_is_one_line_and_exit_2_before_any_load(capsys, command):
+def test_metrics_port_taken_is_one_line_and_exit_1_before_any_load(capsys, command):
     import socket
 
     with socket.socket() as taken:
@@ -394,7 +394,7 @@ def test_metrics_port_taken_is_one_line_and_exit_2_before_any_load(capsys, comma
         port = taken.getsockname()[1]
         argv = [command, "--preset", "steady", "--metrics-port", str(port)]
         code, out, err = run_main(capsys, *(argv + (["--duration", "1"] if command == "run" else ["--port", "0"])))
-    assert code == 2
+    assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[-1].startswith("clawlet-tui: error: cannot serve metrics on 127.0.0.1:") and "in use" in lines[-1]
     assert "sent" not in err and "Traceback" not in err and out == ""

@@ -47,7 +47,7 @@ def test_serves_metrics_on_a_picked_port_and_frees_it_on_stop() -> None:
         fetch(server.url)
 
 
-def test_a_port_in_use_is_a_one_line_error_with_exit_code_2() -> None:
+def test_a_port_in_use_is_a_one_line_error_with_exit_code_1() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -57,7 +57,7 @@ def test_a_port_in_use_is_a_one_line_error_with_exit_code_2() -> None:
             server.start()
     message = str(caught.value)
     assert f"127.0.0.1:{port}" in message and "already in use" in message and "\n" not in message
-    assert isinstance(caught.value, ClawletError) and caught.value.exit_code == 2
+    assert isinstance(caught.value, ClawletError) and caught.value.exit_code == 1
     assert not server.running
 
 
