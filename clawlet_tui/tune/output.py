@@ -61,7 +61,8 @@ def improvement(result: TuneResult) -> str:
         ratio = best.throughput_rps / start.throughput_rps if start.throughput_rps > 0 else float("inf")
         return f"{thr} ({ratio:.2f}x), {p99}"
     change = (1.0 - best.p99_ms / start.p99_ms) * 100.0 if start.p99_ms > 0 else 0.0
-    return f"{p99} ({change:.0f}% lower), {thr}"
+    direction = "lower" if change >= 0 else "higher"
+    return f"{p99} ({abs(change):.0f}% {direction}), {thr}"
 
 
 def config_changes(result: TuneResult) -> list[tuple[str, str, str]]:
@@ -94,7 +95,14 @@ def summary_lines(result: TuneResult) -> list[str]:
         lines.append(f"Chosen ({best.count} measurement{'s' if best.count != 1 else ''}, {confirmed}):")
         for name, before, after in config_changes(result):
             lines.append(f"  {name:<16} {before:>8} -> {after}" + ("" if before != after else "  (unchanged)"))
-        lines.append(f"Against the start config, same run: {improvement(result)}")
+        if result.kept_start:
+            lines.append(
+                "Kept the start config: measured again after the search, no config beat it by more "
+                "than the noise margin"
+            )
+        else:
+            again = " (start config measured again after the search)" if result.start_again is not None else ""
+            lines.append(f"Against the start config, same run{again}: {improvement(result)}")
     lines.append(
         f"{len(result.trials)} trials in {result.wall_s:.0f} s (budget {result.budget_s:g} s, search {result.search.ended}); "
         f"requests: {result.sent} sent, {result.completed} succeeded, {result.failed} failed"

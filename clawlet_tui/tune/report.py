@@ -163,12 +163,19 @@ def render_markdown(result: TuneResult) -> str:
         assert best is not None
         lines += ["| field | start | chosen |", "| --- | --- | --- |"]
         lines += [f"| `{name}` | {before} | {after} |" for name, before, after in config_changes(r)]
-        lines += [
-            "",
-            f"Against the start config, measured in the same run: {improvement(r)} "
-            f"({best.count} measurement(s) of the chosen config, {'re-measured' if r.search.confirmed else 'not re-measured'}).",
-            "",
-        ]
+        if r.kept_start:
+            verdict = (
+                "Kept the start config: measured again after the search, no config beat it by more than the "
+                "noise margin."
+            )
+        else:
+            again = ", the start config measured again after the search" if r.start_again is not None else ""
+            verdict = (
+                f"Against the start config, measured in the same run: {improvement(r)} "
+                f"({best.count} measurement(s) of the chosen config, "
+                f"{'re-measured' if r.search.confirmed else 'not re-measured'}{again})."
+            )
+        lines += ["", verdict, ""]
     lines += [
         "## Trials",
         "",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,7 +121,7 @@ def test_the_command_end_to_end_writes_a_runnable_preset_and_a_report(short_pres
     assert load_preset(out).config.batch_size == data["chosen"]["config"]["batch_size"]
 
 
-def test_no_config_meeting_the_slo_exits_3_and_still_reports(short_preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_config_meeting_the_slo_exits_1_and_still_reports(short_preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, report = tmp_path / "tuned.toml", tmp_path / "tune.csv"
     code = main(
         [str(short_preset), "--slo-p99", "0.001", "--budget", "3", "--max-trials", "2", "--params", "batch_size",
@@ -130,3 +132,44 @@ def test_no_config_meeting_the_slo_exits_3_and_still_reports(short_preset: Path,
     assert "No config met the SLO" in printed and "not written" in printed
     assert not out.exists()
     assert len(report.read_text().splitlines()) == 3  # header + 2 trials
+
+
+def _fake_measure(throughput_of: Callable[[int, int], float], calls: list[int]) -> Callable[..., Any]:
+    """A stand-in for ``measure``: figures by (batch_size, how many times it was measured)."""
+    from clawlet_tui.tune.measure import Measurement, Window
+
+    async def fake(engine: Any, reader: Any, config: Any, settings: Any, **_: Any) -> Measurement:
+        calls.append(config.batch_size)
+        window = Window(0.1, 10, 10, 0, 0, 0, 0, 1.0, 2.0)
+        thr = throughput_of(config.batch_size, calls.count(config.batch_size))
+        return Measurement(window, (window, window, window), True, thr, 1.0, 2.0, 1.0)
+
+    return fake
+
+
+@pytest.mark.parametrize(("start_again", "kept"), [(108.0, True), (100.0, False)])
+async def test_the_winner_must_beat_the_start_config_measured_again(
+    short_preset: Path, monkeypatch: pytest.MonkeyPatch, start_again: float, kept: bool
+) -> None:
+    """The start config is measured first, cold; a winner that only beats that first reading
+    but not the start measured again after the search (by the margin) is noise: keep the start."""
+    from clawlet_tui.tune import tuner
+
+    calls: list[int] = []
+
+    def throughput_of(batch_size: int, nth: int) -> float:
+        if batch_size == 2:  # the start config: cold first, then as warm as the others
+            return 100.0 if nth == 1 else start_again
+        return 110.0 if batch_size == 4 else 90.0
+
+    monkeypatch.setattr(tuner, "measure", _fake_measure(throughput_of, calls))
+    result = await tune(
+        load_preset(short_preset), Objective(500.0, "throughput"), params=("batch_size",), budget_s=60.0,
+        settings=MeasureSettings(warmup_s=0.05, window_s=0.1, max_windows=3),
+    )
+    assert result.search.best == (("batch_size", 4),)
+    assert [t.role for t in result.trials][-1] == "start-end" and calls[-1] == 2
+    assert result.start_again is not None and result.start_again.throughput_rps == start_again
+    assert result.kept_start is kept
+    assert result.best_config is not None and result.best_config.batch_size == (2 if kept else 4)
+    assert result.start_estimate.throughput_rps == start_again
