@@ -74,6 +74,9 @@ STOP_TIMEOUT_S = 20.0
 #: longest wait for the child to exit once asked, before SIGTERM, then SIGKILL
 EXIT_TIMEOUT_S = 5.0
 
+#: a child that stopped answering gets this long after SIGTERM before SIGKILL
+STUCK_GRACE_S = 1.0
+
 #: what the parent may call on the child's LiveRun
 _METHODS = frozenset(
     {"start", "stop", "toggle_pause", "burst", "set_rate", "switch_preset", "update", "trigger_gc",
@@ -305,8 +308,11 @@ class EngineProcess:
                 self._conn.send(("exit",))
         except (OSError, ValueError):
             pass
-        self._process.join(EXIT_TIMEOUT_S + STOP_TIMEOUT_S if self._exit_reason is None and self._responding() else 0.1)
-        _end(self._process)
+        if self._exit_reason is None and self._responding():
+            self._process.join(EXIT_TIMEOUT_S + STOP_TIMEOUT_S)
+            _end(self._process)
+        else:  # a stuck child's loop cannot run its SIGTERM handler: a short grace, then SIGKILL
+            _end(self._process, grace_s=STUCK_GRACE_S)
         self._reader.join(EXIT_TIMEOUT_S)
         self._conn.close()
         l2_dir = self._state.l2_dir
@@ -401,11 +407,11 @@ def _how(exitcode: int | None) -> str:
     return "exit code 0" if exitcode == 0 else f"exit code {exitcode}"
 
 
-def _end(process: Any) -> None:
-    """SIGTERM (the child drains and exits), then SIGKILL if it must."""
+def _end(process: Any, grace_s: float = EXIT_TIMEOUT_S) -> None:
+    """SIGTERM (the child drains and exits), then SIGKILL after ``grace_s`` if it must."""
     if process.is_alive():
         process.terminate()
-        process.join(EXIT_TIMEOUT_S)
+        process.join(grace_s)
     if process.is_alive():
         process.kill()
         process.join(EXIT_TIMEOUT_S)
