@@ -50,6 +50,7 @@ import os
 import pickle
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -60,6 +61,7 @@ from typing import Any
 from ..engine.config import OptimizationConfig
 from ..engine.errors import ClawletError
 from ..engine.snapshot import MetricsSnapshot
+from . import host
 from .controls import EngineExited, EngineNotResponding
 from .live import LiveRun, LoadView
 
@@ -444,6 +446,9 @@ def _build(spec: EngineSpec) -> LiveRun:
 def _child_main(conn: Connection, spec: EngineSpec) -> None:
     """The child process: build, report, serve until asked to exit or the parent goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # no UI thread competes for the GIL here: keep the interpreter's switch interval, as a
+    # headless run does, instead of the short one the in-process engine thread needs
+    host.SWITCH_INTERVAL_S = sys.getswitchinterval()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
