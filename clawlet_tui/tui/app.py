@@ -1,10 +1,13 @@
 """ClawletApp: wires the live run (engine + load) to the dashboard, and the keys to the engine.
 
 Data flows one way: every ``refresh_interval_s`` the app takes *one* snapshot from its
-snapshot source (by default ``engine.snapshot``) and hands it down to the dashboard.
+snapshot source (by default ``live.snapshot``) and hands it down to the dashboard.
 User intent flows back up as key bindings / command-palette commands, which call the
-engine's public control methods.  Any :class:`ClawletError` raised by a control (a value
-the engine refuses) becomes a visible error notification; the app never crashes on one.
+members of :class:`~.controls.EngineControls` and nothing else: ``live`` is the engine
+process's client (``clawlet-tui``) or an in-process :class:`LiveRun` (``--in-process``,
+tests).  Any :class:`ClawletError` raised by a control (a value the engine refuses, an
+engine that does not answer) becomes a visible error notification; the app never crashes
+on one, and when the engine stops answering the status line says so and ``q`` still quits.
 
 Everything time- or engine-dependent is injectable so tests are deterministic: the
 snapshot source (a recorded stream), the wall clock (event-log timestamps), and whether

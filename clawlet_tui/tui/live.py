@@ -1,7 +1,9 @@
 """The live run the dashboard drives: one engine, one load generator, the preset they came from.
 
 The dashboard never touches engine internals; it reads :meth:`ClawletEngine.snapshot` and
-calls the handful of control methods this class wraps.  Ownership is plain:
+calls the handful of control methods this class wraps (:class:`~.controls.EngineControls`).
+``clawlet-tui`` builds one inside its engine process (:mod:`.engine_process`);
+``clawlet-tui --in-process`` and the tests use one directly.  Ownership is plain:
 
 * :meth:`LiveRun.start` starts the engine, freezes the process's start-up objects out of
   the garbage collector's reach (:mod:`.gc_policy`: otherwise full collections over the
