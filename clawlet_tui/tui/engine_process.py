@@ -446,6 +446,9 @@ def _build(spec: EngineSpec) -> LiveRun:
 def _child_main(conn: Connection, spec: EngineSpec) -> None:
     """The child process: build, report, serve until asked to exit or the parent goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM while building: unwind (LiveRun.from_preset removes the L2 it made); once
+    # serving, the loop's own handler drains first
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # no UI thread competes for the GIL here: keep the interpreter's switch interval, as a
     # headless run does, instead of the short one the in-process engine thread needs
     host.SWITCH_INTERVAL_S = sys.getswitchinterval()
@@ -472,6 +475,10 @@ def _child_main(conn: Connection, spec: EngineSpec) -> None:
         if live.l2_dir is not None:
             shutil.rmtree(live.l2_dir, ignore_errors=True)
         conn.close()
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _state(live: LiveRun) -> EngineState:
