@@ -9,10 +9,10 @@ round to spread the machine's drift over every side):
    * headless, by ``clawlet_tui.runner.run_preset`` (what ``clawlet-tui run`` does);
    * with the dashboard as ``clawlet-tui`` runs it: the engine and its load in a child
      process (:class:`~clawlet_tui.tui.engine_process.EngineProcess`), the Textual app in
-     this one, rendering to a virtual 160x48 terminal (``App.run_test``) with its real
-     refresh timer.  Every frame the compositor produces is also encoded to terminal
-     escape sequences, the work a real terminal costs (the headless driver skips only
-     that step and the write);
+     this one at a lower CPU priority (``yield_cpu_to_engine``), rendering to a virtual
+     160x48 terminal (``App.run_test``) with its real refresh timer.  Every frame the
+     compositor produces is also encoded to terminal escape sequences, the work a real
+     terminal costs (the headless driver skips only that step and the write);
    * with the dashboard ``--in-process`` (``LiveRun``: the engine on a thread of the
      dashboard's process), the same way (``--skip-in-process`` leaves it out).
 
@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import dataclasses
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -51,7 +52,7 @@ from clawlet_tui.load import load_preset
 from clawlet_tui.runner import run_preset
 from clawlet_tui.tui import gc_policy
 from clawlet_tui.tui.app import ClawletApp
-from clawlet_tui.tui.engine_process import EngineProcess
+from clawlet_tui.tui.engine_process import EngineProcess, yield_cpu_to_engine
 from clawlet_tui.tui.live import LiveRun
 
 SIZE = (160, 48)
@@ -187,20 +188,28 @@ async def in_process(preset: Any) -> Run:
 async def with_dashboard(preset: Any) -> Run:
     """The dashboard as ``clawlet-tui`` runs it: the engine in a child process."""
     engine = EngineProcess.launch(preset.name, preset_object=preset)
+    niced = yield_cpu_to_engine()  # as run_dashboard does
     app = ClawletApp(engine)
     frames = _encode_frames(app)
     duration = float(preset.load.duration_s)
-    async with app.run_test(size=SIZE) as pilot:
-        while not engine.started:  # on_mount starts the engine, then the load
-            await pilot.pause(0.01)
-        deadline = time.monotonic() + duration + 60
-        while not engine.view().finished:  # the load's own end, as the child reports it
-            if time.monotonic() > deadline or engine.problem:
-                raise RuntimeError(f"the engine process did not finish: {engine.problem}")
-            await pilot.pause(0.05)
-        snapshot = engine.snapshot()
-        refreshes = app.refresh_count
-        await pilot.press("q")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            while not engine.started:  # on_mount starts the engine, then the load
+                await pilot.pause(0.01)
+            deadline = time.monotonic() + duration + 60
+            while not engine.view().finished:  # the load's own end, as the child reports it
+                if time.monotonic() > deadline or engine.problem:
+                    raise RuntimeError(f"the engine process did not finish: {engine.problem}")
+                await pilot.pause(0.05)
+            snapshot = engine.snapshot()
+            refreshes = app.refresh_count
+            await pilot.press("q")
+    finally:
+        if niced:
+            try:
+                os.nice(-niced)  # the next (headless) run at the usual priority: needs root
+            except OSError:
+                print(f"note: cannot undo nice +{niced}; later runs in this process stay at it", file=sys.stderr)
     return _checked(_result(snapshot, GCWatch(), refreshes, frames()), duration, app)
 
 

@@ -625,9 +625,10 @@ def run_dashboard(
             preset, dict(overrides) if overrides else None, backend_url=backend_url, model_name=model_name
         )
     else:
-        from .engine_process import EngineProcess
+        from .engine_process import EngineProcess, yield_cpu_to_engine
 
         live = EngineProcess.launch(preset, overrides, backend_url=backend_url, model_name=model_name)
+        yield_cpu_to_engine()  # the UI gives way to the engine when the cores are busy
     app = ClawletApp(live, theme=theme)
     if on_app is not None:
         on_app(app)
