@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--in-process", dest="dashboard_in_process", action="store_true",
         help="run the engine in the dashboard's process (to debug a user model; "
-        "the engine's P99 about doubles while the dashboard renders)",
+        "the engine's P99 rises up to ~2x while the dashboard renders)",
     )
     _add_backend_options(parser, dest_prefix="dashboard_")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

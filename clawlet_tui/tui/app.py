@@ -610,8 +610,8 @@ def run_dashboard(
 
     The engine and its load run in a child process (:mod:`.engine_process`), so rendering
     does not take the GIL from them; ``in_process`` runs them on a thread of this process
-    instead (:class:`LiveRun`: easier to debug a user model, but the engine's P99 about
-    doubles while the dashboard renders; see docs/benchmarks.md).
+    instead (:class:`LiveRun`: easier to debug a user model, but the engine's P99 rises
+    to 1.4-2.1x headless while the dashboard renders; see docs/benchmarks.md).
 
     ``on_app`` is handed the app before it runs (the CLI's SIGTERM handler asks it to quit).
 
