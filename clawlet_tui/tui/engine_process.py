@@ -202,7 +202,7 @@ class EngineProcess:
                 message = self._conn.recv()
             except (EOFError, OSError):
                 break
-            except Exception as exc:  # a reply that does not unpickle here: fail that call only
+            except Exception as exc:  # a message that does not unpickle here: its call times out
                 self._crash = f"unreadable message from the engine: {exc!r}"
                 continue
             self._last_heard = time.monotonic()
