@@ -278,7 +278,7 @@ def latency_rounds(args: argparse.Namespace) -> None:
         ratio = ""
         if name != "headless":
             ratios = [r[name].p99_ms / r["headless"].p99_ms for r in results]
-            ratio = f"**{p99 / h99:.2f}** ({min(ratios):.2f}–{max(ratios):.2f})"
+            ratio = f"**{p99 / h99:.2f}** ({min(ratios):.2f}–{max(ratios):.2f}, median {statistics.median(ratios):.2f})"
         print(f"| {LABELS[name]} | {p50:.2f} | {p99:.2f} | {min(r.p99_ms for r in runs):.1f}–{max(r.p99_ms for r in runs):.1f} | {ratio} |")
     print(flush=True)
 
