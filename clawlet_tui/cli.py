@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override an engine config field, e.g. --set batch_size=8 (repeatable)",
     )
     parser.add_argument("--theme", dest="dashboard_theme", default=None, metavar="NAME|PATH", help="dashboard theme")
+    parser.add_argument(
+        "--in-process", dest="dashboard_in_process", action="store_true",
+        help="run the engine in the dashboard's process (to debug a user model; "
+        "the engine's P99 rises up to ~2x while the dashboard renders)",
+    )
     _add_backend_options(parser, dest_prefix="dashboard_")
     parser.set_defaults(func=cmd_dashboard)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -377,6 +382,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         code = run_dashboard(
             preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
             backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
+            in_process=args.dashboard_in_process,
         )
     return stop.exit_code if stop.signum is not None else code
 

@@ -1,10 +1,13 @@
 """ClawletApp: wires the live run (engine + load) to the dashboard, and the keys to the engine.
 
 Data flows one way: every ``refresh_interval_s`` the app takes *one* snapshot from its
-snapshot source (by default ``engine.snapshot``) and hands it down to the dashboard.
+snapshot source (by default ``live.snapshot``) and hands it down to the dashboard.
 User intent flows back up as key bindings / command-palette commands, which call the
-engine's public control methods.  Any :class:`ClawletError` raised by a control (a value
-the engine refuses) becomes a visible error notification; the app never crashes on one.
+members of :class:`~.controls.EngineControls` and nothing else: ``live`` is the engine
+process's client (``clawlet-tui``) or an in-process :class:`LiveRun` (``--in-process``,
+tests).  Any :class:`ClawletError` raised by a control (a value the engine refuses, an
+engine that does not answer) becomes a visible error notification; the app never crashes
+on one, and when the engine stops answering the status line says so and ``q`` still quits.
 
 Everything time- or engine-dependent is injectable so tests are deterministic: the
 snapshot source (a recorded stream), the wall clock (event-log timestamps), and whether
@@ -31,6 +34,7 @@ from textual.timer import Timer
 from ..engine.config import CHOICES, OptimizationConfig
 from ..engine.errors import ClawletError, ThemeError
 from ..engine.snapshot import MetricsSnapshot
+from .controls import EngineControls
 from .live import LiveRun, LoadView
 from .screens import ConfigEditorScreen, DashboardScreen, HelpScreen, PresetPickerScreen
 from .themes import (
@@ -185,7 +189,7 @@ class ClawletApp(App[int]):
 
     def __init__(
         self,
-        live: LiveRun | None = None,
+        live: EngineControls | None = None,
         *,
         snapshot_source: Callable[[], MetricsSnapshot] | None = None,
         clock: Callable[[], datetime] = _system_clock,
@@ -199,8 +203,9 @@ class ClawletApp(App[int]):
     ) -> None:
         """
         Args:
-            live: the engine + load generator to drive; None for a replay-only dashboard.
-            snapshot_source: where snapshots come from (default: ``live.engine.snapshot``).
+            live: the engine + load generator to drive (an :class:`EngineControls`: the engine
+                process's client, or an in-process :class:`LiveRun`); None for a replay-only dashboard.
+            snapshot_source: where snapshots come from (default: ``live.snapshot``).
             clock: wall clock for timestamps (event log, status line, report names).
             start_live: start ``live`` on mount and stop it on quit (False: the caller owns it).
             refresh_interval_s: seconds between snapshots.
@@ -214,7 +219,7 @@ class ClawletApp(App[int]):
         if live is None and snapshot_source is None:
             raise ValueError("ClawletApp needs a live run or a snapshot source")
         self.live = live
-        self._snapshot_source = snapshot_source or (lambda: self.live.engine.snapshot())  # type: ignore[union-attr]
+        self._snapshot_source = snapshot_source or (lambda: self.live.snapshot())  # type: ignore[union-attr]
         self.clock = clock
         self.start_live = start_live
         self.refresh_interval_s = refresh_interval_s
@@ -263,13 +268,21 @@ class ClawletApp(App[int]):
         if self._stopping or self.live is None or not self.start_live:
             return
         self._stopping = True
-        engine = self.live.engine
-        in_flight = engine.snapshot().outcomes.in_flight
+        live = self.live
         try:
-            await asyncio.wait_for(self.live.stop(), timeout=20.0)
+            in_flight = live.snapshot().outcomes.in_flight
+        except ClawletError:  # the engine is not answering: stop() still ends it
+            in_flight = 0
+        try:
+            await asyncio.wait_for(live.stop(), timeout=20.0)
         except (asyncio.TimeoutError, ClawletError) as exc:  # pragma: no cover - depends on the model
             self.log.error(f"stopping the live run: {exc!r}")
-        self.exit_summary = quit_summary(engine.snapshot(), in_flight)
+        try:
+            self.exit_summary = quit_summary(live.snapshot(), in_flight)
+        except ClawletError as exc:
+            self.exit_summary = f"clawlet-tui: {exc}"
+        if live.problem:
+            self.exit_summary += f" ({live.problem})"
 
     async def action_quit(self) -> None:
         self._stop_refreshing()
@@ -280,19 +293,26 @@ class ClawletApp(App[int]):
 
     def refresh_metrics(self) -> None:
         """Take one snapshot and hand it down to the dashboard."""
+        problem = self.live.problem if self.live is not None else None
         try:
             snapshot = self._snapshot_source()
             load = self.live.view() if self.live is not None else self.replay_load
         except Exception as exc:  # the UI must outlive a failing source
-            if not self._source_failed:
+            if problem is not None and self.last_snapshot is not None:
+                # the header says what is wrong, over the last figures the engine sent
+                self._show(self.last_snapshot, None, problem)
+            elif not self._source_failed:
                 self._source_failed = True
                 self.notify(f"cannot read metrics: {exc!r}", severity="error", timeout=10)
             return
         self._source_failed = False
         self.last_snapshot = snapshot
         self.refresh_count += 1
+        self._show(snapshot, load, problem)
+
+    def _show(self, snapshot: MetricsSnapshot, load: LoadView | None, problem: str | None) -> None:
         try:
-            self.dashboard.show(snapshot, load, self.clock())
+            self.dashboard.show(snapshot, load, self.clock(), problem=problem)
         except NoMatches:  # the dashboard is not mounted (yet, or any more)
             pass
 
@@ -361,11 +381,11 @@ class ClawletApp(App[int]):
 
     # -- engine controls ------------------------------------------------------------------
 
-    def _engine(self) -> Any | None:
+    def _engine(self) -> EngineControls | None:
         if self.live is None:
             self.notify("replaying a recorded stream: there is no live engine to control", severity="warning")
             return None
-        return self.live.engine
+        return self.live
 
     def apply_changes(self, **changes: Any) -> OptimizationConfig | None:
         """``engine.update(**changes)``; a refused value becomes an error notification."""
@@ -530,13 +550,12 @@ class ClawletApp(App[int]):
 
     async def switch_preset(self, name: str) -> None:
         assert self.live is not None
-        engine_before = self.live.engine
         try:
-            await self.live.switch_preset(name)
+            new_engine = await self.live.switch_preset(name)
         except ClawletError as exc:
             self.notify(f"preset {name}: {exc}", severity="error")
             return
-        if self.live.engine is not engine_before:
+        if new_engine:
             self.dashboard.query_one("#events").reset()  # type: ignore[attr-defined]
             self.notify(f"preset {name}: new engine for its model", timeout=3)
         else:
@@ -585,21 +604,40 @@ def run_dashboard(
     backend_url: str | None = None,
     model_name: str | None = None,
     on_app: Callable[[ClawletApp], None] | None = None,
+    in_process: bool = False,
 ) -> int:
     """Open the dashboard with ``preset`` running (``overrides`` are ``--set`` values).
 
+    The engine and its load run in a child process (:mod:`.engine_process`), so rendering
+    does not take the GIL from them; ``in_process`` runs them on a thread of this process
+    instead (:class:`LiveRun`: easier to debug a user model, but the engine's P99 rises
+    to 1.4-2.1x headless while the dashboard renders; see docs/benchmarks.md).
+
     ``on_app`` is handed the app before it runs (the CLI's SIGTERM handler asks it to quit).
 
-    Raises :class:`PresetError` / :class:`ConfigError` before the screen opens if the preset
-    or an override is bad; returns the app's exit code (0 after a normal quit).
+    Raises :class:`PresetError` / :class:`ConfigError` (or whatever building the engine
+    raised, in the child too) before the screen opens if the preset, an override or the
+    model is bad; returns the app's exit code (0 after a normal quit).
     """
-    live = LiveRun.from_preset(
-        preset, dict(overrides) if overrides else None, backend_url=backend_url, model_name=model_name
-    )
+    live: EngineControls
+    if in_process:
+        live = LiveRun.from_preset(
+            preset, dict(overrides) if overrides else None, backend_url=backend_url, model_name=model_name
+        )
+    else:
+        from .engine_process import EngineProcess, yield_cpu_to_engine
+
+        live = EngineProcess.launch(preset, overrides, backend_url=backend_url, model_name=model_name)
+        yield_cpu_to_engine()  # the UI gives way to the engine when the cores are busy
     app = ClawletApp(live, theme=theme)
     if on_app is not None:
         on_app(app)
-    result = app.run()
+    try:
+        result = app.run()
+    finally:
+        close = getattr(live, "close", None)
+        if close is not None:  # the engine process ends even if the app did not stop it
+            close()
     if app.exit_summary:
         print(app.exit_summary)
     return result if isinstance(result, int) else (app.return_code or 0)

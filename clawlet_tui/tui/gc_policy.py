@@ -27,6 +27,13 @@ collections instead, about every 40 s at 160x48 (0 in 20 s); cycles among the
 UI's objects wait that much longer to be freed.  Headless runs allocate so little that
 they are not affected either way.
 
+Where it applies now.  ``clawlet-tui`` runs the engine in a child process
+(:mod:`.engine_process`): the dashboard's ~90,000 objects and their collections stay in
+the UI process, where a collection only delays a frame, so the UI process does not
+freeze.  The child's :class:`LiveRun` still freezes at start (it holds few objects, so
+this costs one short collection and saves little).  It is ``clawlet-tui --in-process``,
+with the DOM beside the engine, that needs it as described above.
+
 Freezing is process-wide, so it is counted: with two live runs in one process (a
 benchmark, tests) the objects stay frozen until the last one stops.
 """

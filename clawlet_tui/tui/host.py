@@ -12,7 +12,15 @@ garbage collector (see :mod:`.gc_policy`) and C code that keeps the GIL.
 :class:`OnEngineThread` wraps the engine and the generator for the UI: a method call runs
 on the engine loop and returns its result (or raises its error) to the caller; a
 coroutine method is awaited there.  Plain attribute reads pass through.  Before the host
-starts and after it stops, calls go straight to the object.
+starts and after it stops, calls go straight to the object.  A synchronous call waits at
+most :data:`CALL_TIMEOUT_S`: an engine loop that stalls (a user's ``async def predict``
+that blocks) raises :class:`~.controls.EngineNotResponding` and sets :attr:`EngineHost.problem`
+instead of freezing every key.
+
+This thread design is what ``clawlet-tui --in-process`` runs.  It cannot keep the engine's
+P99 within 1.2x of headless: any Python the UI thread runs takes the GIL from the engine
+(see :mod:`.engine_process` for the measurements), so ``clawlet-tui`` runs the engine in a
+child process instead.
 """
 
 from __future__ import annotations
@@ -25,7 +33,12 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from .controls import EngineNotResponding
+
 T = TypeVar("T")
+
+#: longest wait for a synchronous call on the engine loop
+CALL_TIMEOUT_S = 5.0
 
 #: GIL switch interval while the engine has its own thread beside the UI.  Python's 5 ms
 #: default put the dashboard's P99 at 37 ms (issue 4); 0.5 ms brought it to 20-27 ms once
@@ -39,6 +52,8 @@ class EngineHost:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._switch_interval = sys.getswitchinterval()
+        #: None, or "engine not responding" after a call timed out (until one succeeds)
+        self.problem: str | None = None
 
     @property
     def running(self) -> bool:
@@ -80,7 +95,13 @@ class EngineHost:
                 result.set_exception(exc)
 
         self.loop.call_soon_threadsafe(run)
-        return result.result()
+        try:
+            value = result.result(timeout=CALL_TIMEOUT_S)
+        except concurrent.futures.TimeoutError:
+            self.problem = "engine not responding"
+            raise EngineNotResponding(f"the engine loop did not answer within {CALL_TIMEOUT_S:g} s") from None
+        self.problem = None
+        return value
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the engine loop from another loop."""

@@ -1,7 +1,9 @@
 """The live run the dashboard drives: one engine, one load generator, the preset they came from.
 
 The dashboard never touches engine internals; it reads :meth:`ClawletEngine.snapshot` and
-calls the handful of control methods this class wraps.  Ownership is plain:
+calls the handful of control methods this class wraps (:class:`~.controls.EngineControls`).
+``clawlet-tui`` builds one inside its engine process (:mod:`.engine_process`);
+``clawlet-tui --in-process`` and the tests use one directly.  Ownership is plain:
 
 * :meth:`LiveRun.start` starts the engine, freezes the process's start-up objects out of
   the garbage collector's reach (:mod:`.gc_policy`: otherwise full collections over the
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.config import OptimizationConfig
+from ..engine.snapshot import MetricsSnapshot
 from . import gc_policy
 from .host import EngineHost, OnEngineThread
 
@@ -232,8 +235,12 @@ class LiveRun:
         else:
             self.clients = round(rps)
 
-    async def switch_preset(self, name: str) -> None:
-        """Stop the current load, reconfigure (or rebuild) the engine, start the preset's load."""
+    async def switch_preset(self, name: str) -> bool:
+        """Stop the current load, reconfigure (or rebuild) the engine, start the preset's load.
+
+        Returns True if the engine was rebuilt (another model), False if reconfigured.
+        """
+        rebuilt = False
         preset = self._preset_loader(name)
         if preset.config.l2_cache_dir is None and self.l2_dir is None:
             self.l2_dir = _new_l2_dir()
@@ -248,6 +255,7 @@ class LiveRun:
             await self.engine.start()
             self._model_spec = spec
             self.note = ""
+            rebuilt = True
         else:
             self.engine.reconfigure(config)
         if self.gc_frozen:  # no load flows here: collect what the old load (or engine) left
@@ -260,6 +268,34 @@ class LiveRun:
         )
         await self.generator.start()
         self.log("load", f"preset {self.preset_name}: {self.describe_load()}")
+        return rebuilt
+
+    # -- engine controls (the rest of EngineControls) -----------------------------------
+
+    @property
+    def problem(self) -> str | None:
+        """None, or "engine not responding" after a call to the engine loop timed out."""
+        return self.host.problem
+
+    def snapshot(self) -> MetricsSnapshot:
+        return self.engine.snapshot()  # type: ignore[no-any-return]
+
+    @property
+    def config(self) -> OptimizationConfig:
+        return self.engine.config  # type: ignore[no-any-return]
+
+    def update(self, **changes: Any) -> OptimizationConfig:
+        """``engine.update``: validated (ConfigError names the field), applied live."""
+        return self.engine.update(**changes)  # type: ignore[no-any-return]
+
+    def trigger_gc(self) -> Any:
+        return self.engine.trigger_gc()
+
+    def clear_cache(self) -> Any:
+        return self.engine.clear_cache()
+
+    def reset_metrics(self) -> Any:
+        return self.engine.reset_metrics()
 
     # -- reading ------------------------------------------------------------------------
 

@@ -244,7 +244,7 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(load, "load_preset", lambda name: presets, raising=False)
     monkeypatch.setattr(cli, "check_backend", lambda url, name: None)
     assert cli.main([]) == 0
-    no_backend = {"backend_url": None, "model_name": None}
+    no_backend = {"backend_url": None, "model_name": None, "in_process": False}
     for call in calls:
         assert callable(call.pop("on_app"))  # the SIGTERM hook
     assert calls == [{"preset": "steady", "overrides": None, "theme": None, **no_backend}]
@@ -253,6 +253,8 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch, tmp_path):
     assert calls[-1] == {"preset": "bursty", "overrides": {"batch_size": 8}, "theme": "dark", **no_backend}
     assert cli.main(["--backend", "http://10.0.0.5:8000", "--model-name", "resnet"]) == 0
     assert calls[-1]["backend_url"] == "http://10.0.0.5:8000" and calls[-1]["model_name"] == "resnet"
+    assert cli.main(["--in-process"]) == 0
+    assert calls.pop()["in_process"] is True
     # a bad value fails before the UI starts
     assert cli.main(["--set", "batch_size=0"]) == 2
     assert len(calls) == 3

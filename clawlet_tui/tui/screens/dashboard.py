@@ -49,8 +49,9 @@ class DashboardScreen(Screen[None]):
             yield EventLogPanel(id="events")
         yield KeyBar(id="keys")
 
-    def show(self, snapshot: MetricsSnapshot, load: LoadView | None, now: datetime) -> None:
-        """Hand one snapshot down to every panel."""
+    def show(self, snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, problem: str | None = None) -> None:
+        """Hand one snapshot down to every panel; ``problem`` (the engine is not answering) goes
+        to the status line in place of the engine's state."""
         if load is not None:
             self.query_one(LatencyPanel).slo_p99_ms = load.slo_p99_ms
             self.query_one(ConfigPanel).load = load
@@ -67,7 +68,7 @@ class DashboardScreen(Screen[None]):
             EventLogPanel,
         ):
             self.query_one(panel).snapshot = snapshot
-        self.query_one(StatusLine).show(snapshot, load, now)
+        self.query_one(StatusLine).show(snapshot, load, now, problem)
 
     def next_latency_view(self) -> str:
         """Switch the latency panel between its trend and its histogram; returns the new view."""

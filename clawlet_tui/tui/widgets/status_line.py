@@ -4,6 +4,10 @@ It must fit one terminal row at every width from 80 columns up, and the ``sent``
 the last thing to go: :func:`status_text` tries ever shorter layouts (dropping the clock,
 then shortening words, then the title) and keeps the first that fits.
 
+When the engine does not answer, the line leads with what is wrong (``engine not
+responding``, ``engine exited: killed by SIGKILL``) in place of the engine's state, at
+every width: the figures below are then the last the engine sent.
+
 ``sent`` is the current preset's load generator's count (it starts again at a preset
 switch); the Outcomes panel counts the engine's requests since it started.  The line says
 ``this preset`` so the two are not read as one number.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.markup import escape
 from textual.widgets import Static
 
 from ...engine.snapshot import MetricsSnapshot
@@ -24,13 +29,18 @@ from .units import fmt_count
 LEVELS = 6
 
 
-def status_parts(snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, level: int) -> list[str]:
+def status_parts(
+    snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, level: int, problem: str | None = None
+) -> list[str]:
     """The status line's parts at compaction ``level`` (0: everything, spelled out)."""
     running = "[$success]running[/]" if snapshot.running else "[$warning]stopped[/]"
     parts = []
     if level < 4:
         parts.append("[b $primary]clawlet-tui[/]")
-    parts.append(f"engine {running} ({snapshot.mode})" if level < 2 else f"{running} ({snapshot.mode})")
+    if problem is not None:
+        parts.append(f"[b $error]{escape(problem)}[/]")
+    else:
+        parts.append(f"engine {running} ({snapshot.mode})" if level < 2 else f"{running} ({snapshot.mode})")
     if load is not None:
         if load.mode == "replay":
             parts.append(f"[$accent]replay[/] {load.preset}")
@@ -54,12 +64,14 @@ def status_parts(snapshot: MetricsSnapshot, load: LoadView | None, now: datetime
     return parts
 
 
-def status_text(snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, width: int) -> str:
+def status_text(
+    snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, width: int, problem: str | None = None
+) -> str:
     """The longest layout of the status line that fits ``width`` cells (the shortest if none does)."""
     text = ""
     for level in range(LEVELS):
         sep = "  │  " if level < 2 else " │ "
-        text = sep.join(status_parts(snapshot, load, now, level))
+        text = sep.join(status_parts(snapshot, load, now, level, problem))
         if width <= 0 or cell_width(text) <= width:
             break
     return text
@@ -71,10 +83,12 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._args: tuple[MetricsSnapshot, LoadView | None, datetime] | None = None
+        self._problem: str | None = None
         self._text: str | None = None
 
-    def show(self, snapshot: MetricsSnapshot, load: LoadView | None, now: datetime) -> None:
+    def show(self, snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, problem: str | None = None) -> None:
         self._args = (snapshot, load, now)
+        self._problem = problem
         self._render_text()
 
     def on_resize(self) -> None:
@@ -83,7 +97,7 @@ class StatusLine(Static):
     def _render_text(self) -> None:
         if self._args is None:
             return
-        text = status_text(*self._args, self.content_size.width)
+        text = status_text(*self._args, self.content_size.width, self._problem)
         if text != self._text:  # an unchanged line is not laid out again
             self._text = text
             self.update(text)
