@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the engine's P99 rises up to ~2x while the dashboard renders)",
     )
     _add_backend_options(parser, dest_prefix="dashboard_")
+    _add_metrics_option(parser, dest="dashboard_metrics_port")
     parser.set_defaults(func=cmd_dashboard)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -177,9 +178,9 @@ def _port(text: str) -> int:
     return value
 
 
-def _add_metrics_option(parser: argparse.ArgumentParser) -> None:
+def _add_metrics_option(parser: argparse.ArgumentParser, dest: str = "metrics_port") -> None:
     parser.add_argument(
-        "--metrics-port", dest="metrics_port", type=_port, default=None, metavar="PORT",
+        "--metrics-port", dest=dest, type=_port, default=None, metavar="PORT",
         help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics (0 picks a free port); "
         "see docs/observability.md",
     )
@@ -377,13 +378,18 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         check_backend(backend_url, args.dashboard_model_name or getattr(preset, "backend_model", None))
     from .tui.app import run_dashboard
 
+    metrics, latest = _start_metrics(args.dashboard_metrics_port)
     stop = _DashboardStop()
-    with stop.installed():
-        code = run_dashboard(
-            preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
-            backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
-            in_process=args.dashboard_in_process,
-        )
+    try:
+        with stop.installed():
+            code = run_dashboard(
+                preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
+                backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
+                in_process=args.dashboard_in_process, on_snapshot=latest.publish if latest is not None else None,
+            )
+    finally:
+        if metrics is not None:
+            metrics.stop()
     return stop.exit_code if stop.signum is not None else code
 
 

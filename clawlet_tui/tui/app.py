@@ -200,6 +200,7 @@ class ClawletApp(App[int]):
         replay_load: LoadView | None = None,
         report_dir: Path | str = ".",
         preset_lister: Callable[[], Iterable[Any]] | None = None,
+        on_snapshot: Callable[[MetricsSnapshot], None] | None = None,
     ) -> None:
         """
         Args:
@@ -214,6 +215,8 @@ class ClawletApp(App[int]):
             replay_load: what the load line says when there is no live run.
             report_dir: where exported reports are written.
             preset_lister: what the preset picker lists (default ``load.list_presets``).
+            on_snapshot: called with every snapshot the dashboard shows (``--metrics-port``
+                publishes them for Prometheus scrapes).
         """
         super().__init__()
         if live is None and snapshot_source is None:
@@ -228,6 +231,7 @@ class ClawletApp(App[int]):
         self.replay_load = replay_load or LoadView(preset="recorded stream", mode="replay", description="replay")
         self.report_dir = Path(report_dir)
         self._preset_lister = preset_lister
+        self._on_snapshot = on_snapshot
         self.dashboard = DashboardScreen()
         self.last_snapshot: MetricsSnapshot | None = None
         #: names of themes loaded from theme files, in cycling order
@@ -308,6 +312,8 @@ class ClawletApp(App[int]):
         self._source_failed = False
         self.last_snapshot = snapshot
         self.refresh_count += 1
+        if self._on_snapshot is not None:
+            self._on_snapshot(snapshot)
         self._show(snapshot, load, problem)
 
     def _show(self, snapshot: MetricsSnapshot, load: LoadView | None, problem: str | None) -> None:
@@ -605,6 +611,7 @@ def run_dashboard(
     model_name: str | None = None,
     on_app: Callable[[ClawletApp], None] | None = None,
     in_process: bool = False,
+    on_snapshot: Callable[[MetricsSnapshot], None] | None = None,
 ) -> int:
     """Open the dashboard with ``preset`` running (``overrides`` are ``--set`` values).
 
@@ -613,7 +620,8 @@ def run_dashboard(
     instead (:class:`LiveRun`: easier to debug a user model, but the engine's P99 rises
     to 1.4-2.1x headless while the dashboard renders; see docs/benchmarks.md).
 
-    ``on_app`` is handed the app before it runs (the CLI's SIGTERM handler asks it to quit).
+    ``on_app`` is handed the app before it runs (the CLI's SIGTERM handler asks it to quit);
+    ``on_snapshot`` gets every snapshot the dashboard shows (``--metrics-port``).
 
     Raises :class:`PresetError` / :class:`ConfigError` (or whatever building the engine
     raised, in the child too) before the screen opens if the preset, an override or the
@@ -629,7 +637,7 @@ def run_dashboard(
 
         live = EngineProcess.launch(preset, overrides, backend_url=backend_url, model_name=model_name)
         yield_cpu_to_engine()  # the UI gives way to the engine when the cores are busy
-    app = ClawletApp(live, theme=theme)
+    app = ClawletApp(live, theme=theme, on_snapshot=on_snapshot)
     if on_app is not None:
         on_app(app)
     try:

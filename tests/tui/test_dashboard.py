@@ -92,3 +92,19 @@ async def test_failing_snapshot_source_is_reported_not_fatal() -> None:
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert len(errors) == 1 and "monitor exploded" in errors[0]
         assert app.is_running
+
+
+async def test_every_snapshot_shown_is_handed_to_on_snapshot() -> None:
+    """What --metrics-port publishes is exactly what the dashboard shows."""
+    from clawlet_tui.tui.app import ClawletApp
+
+    from .conftest import STREAM, RecordedStream
+
+    published: list = []
+    app = ClawletApp(snapshot_source=RecordedStream.from_jsonl(STREAM), on_snapshot=published.append)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.refresh_metrics()
+        app.refresh_metrics()
+        await pilot.pause()
+        assert published and published[-1] is app.last_snapshot
+        assert len(published) == app.refresh_count
