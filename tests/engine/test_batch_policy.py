@@ -202,7 +202,7 @@ def test_no_wait_passes_batch_timeout_and_waits_only_when_the_model_says_it_pays
     if wait_s is None:
         return
     fit = batcher.cost.fit()
-    measured_rate = batcher.arrivals.per_s(clock.now)
+    measured_rate = batcher.arrivals.per_s(clock.now, before=clock.now - age_s)  # the load before the batch
     assert 0 < wait_s <= timeout_s - age_s + 1e-12
     assert measured_rate * fit.seconds(n) > n * workers  # the workers cannot keep up at batch n
     assert measured_rate * fit.a_s > n  # one more request saves more than it costs
