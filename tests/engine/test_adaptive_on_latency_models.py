@@ -27,6 +27,8 @@ An open stream near saturation does catch, and keeps its waits
 from __future__ import annotations
 
 import asyncio
+import selectors
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -275,3 +277,152 @@ async def test_driven_eight_clients_on_three_workers_never_wait(closed_loop, fix
         await loop.step()
     await loop.settle()
     assert loop.reasons() == {"worker_free": len(loop.sizes)}
+
+
+# -- open and closed loops in simulated time ----------------------------------------------
+
+
+class _JumpingSelector(selectors.DefaultSelector):
+    """Never sleeps: moves its loop's clock to the next timer instead (nothing here does I/O)."""
+
+    def __init__(self, loop: SimulatedTimeLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None):
+        if timeout is None:
+            raise RuntimeError("nothing is scheduled and nothing is ready: the simulation is stuck")
+        self._loop.now += max(timeout, 0.0)
+        return super().select(0)
+
+
+class SimulatedTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop on simulated time: a batch's ``a + b·n`` and the batcher's own waits
+    (``asyncio.wait_for`` timeouts) take no real time, and the same seed gives the same run."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(_JumpingSelector(self))
+
+    def time(self) -> float:
+        return self.now
+
+
+@dataclass
+class Run:
+    sizes: list[int]
+    latencies_s: list[float]
+    reasons: dict[str, int]
+    caught: int
+    waits_recorded: int
+
+    @property
+    def mean_batch(self) -> float:
+        return sum(self.sizes) / len(self.sizes)
+
+    @property
+    def waits(self) -> int:
+        return self.reasons["predicted_gain"] + self.reasons["wait_expired"]
+
+
+def simulate(policy: str, fixed_ms: float, per_item_ms: float, *, workers: int, poisson_rps: float = 0.0,
+             requests: int = 0, clients: int = 0, batches: int = 0, seed: int = 0) -> Run:
+    """Workers that take exactly ``a + b·n`` of simulated time, under an open Poisson stream
+    (``poisson_rps``, ``requests``, seeded) or ``clients`` closed-loop clients (until ``batches``)."""
+    a, b = fixed_ms / 1000, per_item_ms / 1000
+
+    async def run() -> Run:
+        loop = asyncio.get_running_loop()
+        busy = 0
+        freed = asyncio.Event()
+        done = asyncio.Event()
+        sizes: list[int] = []
+        latencies: list[float] = []
+        computing: set[asyncio.Task[None]] = set()
+
+        async def ready() -> None:
+            nonlocal busy
+            while busy >= workers:
+                freed.clear()
+                await freed.wait()
+            busy += 1
+
+        async def compute(batch: list) -> None:
+            nonlocal busy
+            await asyncio.sleep(a + b * len(batch))
+            batcher.cost.observe(len(batch), a + b * len(batch))  # as the engine does
+            busy -= 1
+            freed.set()
+            for request in batch:
+                request.future.set_result(None)
+
+        def dispatch(batch: list) -> None:
+            sizes.append(len(batch))
+            task = loop.create_task(compute(batch))
+            computing.add(task)
+            task.add_done_callback(computing.discard)
+
+        def send() -> asyncio.Future[None]:
+            sent = loop.time()
+            future = batcher.submit(None).future
+            future.add_done_callback(lambda _: latencies.append(loop.time() - sent))
+            return future
+
+        async def client() -> None:
+            while not done.is_set():
+                await send()
+                if len(sizes) >= batches:
+                    done.set()
+
+        batcher = DynamicBatcher(
+            dispatch, batch_size=32, batch_timeout_s=0.005, max_queue_size=100_000, policy=policy, ready=ready,
+            idle_workers=lambda: workers - busy, workers=lambda: workers, clock=loop.time,
+        )
+        batcher.start()
+        try:
+            if clients:
+                await asyncio.gather(*(client() for _ in range(clients)))
+            else:
+                futures: list[asyncio.Future[None]] = []
+                start = loop.time()
+                gaps = np.random.default_rng(seed).exponential(1 / poisson_rps, requests)
+                for at in np.cumsum(gaps):
+                    loop.call_at(start + at, lambda: futures.append(send()))
+                await asyncio.sleep(float(gaps.sum()))
+                await asyncio.gather(*futures)
+        finally:
+            await batcher.stop()
+        caught, recorded = batcher.wait_outcomes.counts()
+        return Run(sizes, latencies, {k: v for k, v in batcher.dispatch_counts.items()}, caught, recorded)
+
+    loop = SimulatedTimeLoop()
+    try:
+        return loop.run_until_complete(run())
+    finally:
+        loop.close()
+
+
+def test_open_poisson_stream_near_saturation_keeps_its_waits():
+    # A 5 ms fixed cost, two workers, 2,400 requests/s: eager keeps both workers ~98 % busy
+    # with batches of ~7.  Waiting a moment for the next arrival (every other worker busy)
+    # makes fuller batches, so less of the workers' time goes to the fixed cost.
+    eager = simulate("eager", 5.0, 0.1, workers=2, poisson_rps=2400, requests=3000, seed=1)
+    adaptive = simulate("adaptive", 5.0, 0.1, workers=2, poisson_rps=2400, requests=3000, seed=1)
+    assert eager.waits == 0
+    assert adaptive.reasons["predicted_gain"] > 50
+    assert 2 * adaptive.caught >= adaptive.waits_recorded  # the waits catch: they stay on
+    assert adaptive.mean_batch > 1.03 * eager.mean_batch
+    # simulated time, the same on every machine: the fuller batches do not cost latency
+    assert np.mean(adaptive.latencies_s) < np.mean(eager.latencies_s)
+
+
+@pytest.mark.parametrize("clients,workers", [(3, 2), (5, 2), (8, 3)])
+@pytest.mark.parametrize("fixed_ms,per_item_ms", SHAPES, ids=IDS)
+def test_driven_closed_loop_probes_are_rare_and_all_miss(fixed_ms, per_item_ms, clients, workers):
+    # Uneven splits (C not a multiple of W): the model predicts a gain on every batch below
+    # the mean, and the batcher once waited on each.  Now only probes wait, and they miss.
+    run = simulate("adaptive", fixed_ms, per_item_ms, workers=workers, clients=clients, batches=2000)
+    assert run.caught == 0
+    assert run.waits <= 6  # after 64, 128, 256, 512 and 1024 batches the model would have waited on
+    eager = simulate("eager", fixed_ms, per_item_ms, workers=workers, clients=clients, batches=2000)
+    assert run.mean_batch == pytest.approx(eager.mean_batch, rel=0.01)
