@@ -131,11 +131,11 @@ class ArrivalRate:
         if before is None:
             end, gaps = newest, len(times) - 1
         else:
-            end, gaps = before, 0
-            for t in times:
-                if t >= before:
+            end, gaps = before, len(times)
+            for t in reversed(times):  # the arrivals at or after ``before`` are the newest few
+                if t < before:
                     break
-                gaps += 1
+                gaps -= 1
         span = end - times[0]
         if gaps < 1 or span < 0:
             return 0.0
