@@ -338,18 +338,23 @@ class DynamicBatcher:
             waited = True
             had = len(batch)
             self._arrived.clear()
+            timed_out = False
             try:
                 await asyncio.wait_for(self._arrived.wait(), wait_s)
             except TimeoutError:
-                outcomes.record(False)
-                if capped:
-                    return batch, "wait_expired"
-                break  # the arrival the model expected did not come: go now
+                # An arrival due in the same loop turn as the timer can be queued by now
+                # (timer-driven clients, millisecond selector timeouts): it counts as caught.
+                timed_out = True
             self._take(batch, self.batch_size)
             if len(batch) > had:
                 # A request that came as another worker went idle followed a completion
                 # (a closed loop resubmitting): it would have been served without waiting.
                 outcomes.record(not self._idle_workers())
+            elif timed_out:
+                outcomes.record(False)
+                if capped:
+                    return batch, "wait_expired"
+                break  # the arrival the model expected did not come: go now
         if len(batch) >= self.batch_size:
             return batch, "full"
         return batch, "predicted_gain" if waited else "worker_free"
