@@ -8,12 +8,23 @@ as the loop holds a free execution slot (``ready``) it dispatches what is queued
 so two free workers compute two half batches at once rather than one full one.  While
 every worker is busy, requests pile up and the next batch leaves fuller: batches grow
 with load by themselves, as in Triton with ``max_queue_delay`` 0.  On top of that the
-loop waits for the *next* arrival, but only when its online cost model
+loop may wait for the *next* arrival, but only when its online cost model
 (:mod:`.cost_model`, batch time ≈ a + b·n fitted from measured batches) predicts the wait
-pays: every other worker is busy, the arrival rate is above what the workers can serve
-at the current batch size (``λ·(a + b·n) > n·workers``), and one more arrival in the
-batch saves more than it costs (``λ·a > n``).  No wait ever lasts past
-``batch_timeout_s`` after the batch's first request was queued.
+pays and the waits it predicted lately did pay.  The prediction: every other worker is
+busy and the queue is empty, the arrival rate λ (over the last 64 arrivals before this
+batch's first request) is above what the workers can serve at the current batch size
+(``λ·(a + b·n) > n·workers``), and one more arrival in the batch saves more than it
+costs (``λ·a > n``).  The wait lasts until the next arrival or ``2/λ`` (where the next
+arrival of an open stream should have come), whichever is first.  The check
+(:class:`.cost_model.WaitOutcomes`): a wait *caught* when a request came within that
+horizon and no other worker went idle meanwhile.  Waits go on while at least half of the
+last 16 caught; otherwise (and on a fresh batcher) the batch leaves at once and, every
+64th time (doubling after each miss, up to 1024), one wait is tried as a probe.  This is
+what keeps closed-loop clients (who send again only when served: while every worker
+computes no request can come, and the one that comes next arrives with an idle worker)
+from waiting on requests that cannot arrive, while an open stream near saturation keeps
+its waits.  No wait ever lasts past ``batch_timeout_s`` after the batch's first request
+was queued.
 
 ``"eager"`` is the same without the predicted waits: it never waits.
 
@@ -46,7 +57,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .cost_model import ArrivalRate, BatchCostModel
+from .cost_model import ArrivalRate, BatchCostModel, WaitOutcomes
 from .errors import PredictedLate, RejectedError
 
 #: why a batch left the queue, in the order snapshots and reports list them
@@ -100,7 +111,12 @@ class DynamicBatcher:
       and hands the batch and the slot to ``dispatch``; a loop cancelled while forming
       gives its slot back.  Waiting to fill a batch never lasts past ``batch_timeout_s``
       after its first request was queued (waiting for a free slot is the concurrency
-      limit's business, not bounded here).
+      limit's business, not bounded here).  Under the work-conserving policies no slot
+      idles while requests are queued; the only exception is a predicted wait, which is
+      taken only with every other worker busy and the queue empty, and is judged
+      (:attr:`wait_outcomes`) so that waits which do not catch stop.
+    * Every submitted request ends in exactly one outcome: rejected at :meth:`submit`, put
+      in exactly one batch, or finished early by its own future (cancelled, timed out).
     * ``batch_size``, ``batch_timeout_s``, ``policy``, ``max_queue_size``,
       ``request_timeout_s`` and ``shed_late`` are plain attributes read on every
       iteration: set them while the loop runs, then call :meth:`wake`.
@@ -146,6 +162,8 @@ class DynamicBatcher:
         #: batch compute time against size, fed by the engine with every measured batch
         self.cost = BatchCostModel()
         self.arrivals = ArrivalRate()
+        #: whether predicted waits catch the arrival they wait for (kept across resets, like the cost)
+        self.wait_outcomes = WaitOutcomes()
         self.dispatch_counts: dict[str, int] = dict.fromkeys(DISPATCH_REASONS, 0)
         #: requests refused as predicted late
         self.shed = 0
@@ -279,7 +297,7 @@ class DynamicBatcher:
             first = self._pop_live()
         if self.policy == "timeout":
             return await self._fill_or_expire(first)
-        return await self._work_conserving(first, may_wait=self.policy == "adaptive")
+        return await self._work_conserving(first)
 
     async def _fill_or_expire(self, first: Request) -> tuple[list[Request], str]:
         """The seed's rule: leave when full, or ``batch_timeout_s`` after the first request."""
@@ -302,41 +320,59 @@ class DynamicBatcher:
                 return batch, "full" if len(batch) >= self.batch_size else "worker_free"
         return batch, "full"
 
-    async def _work_conserving(self, first: Request, *, may_wait: bool) -> tuple[list[Request], str]:
+    async def _work_conserving(self, first: Request) -> tuple[list[Request], str]:
         """Dispatch now what this worker's share of the queue is; wait only where it pays."""
         batch = [first]
         share = math.ceil((1 + self._live) / (1 + self._idle_workers()))
         self._take(batch, min(self.batch_size, share))
         waited = False
-        while may_wait and len(batch) < self.batch_size and not self._live and not self._idle_workers():
+        outcomes = self.wait_outcomes
+        # The policy is read again on every round: a switch (then wake()) ends a wait.
+        while self.policy == "adaptive" and len(batch) < self.batch_size and not self._live and not self._idle_workers():
             wait_s, capped = self._worthwhile_wait(len(batch), first.enqueued_at)
             if wait_s is None:
                 break
+            if not outcomes.may_wait():
+                outcomes.skip()  # the model's waits have not been paying: go now
+                break
             waited = True
+            had = len(batch)
             self._arrived.clear()
+            timed_out = False
             try:
                 await asyncio.wait_for(self._arrived.wait(), wait_s)
             except TimeoutError:
+                # An arrival due in the same loop turn as the timer can be queued by now
+                # (timer-driven clients, millisecond selector timeouts): it counts as caught.
+                timed_out = True
+            self._take(batch, self.batch_size)
+            if len(batch) > had:
+                # A request that came as another worker went idle followed a completion
+                # (a closed loop resubmitting): it would have been served without waiting.
+                outcomes.record(not self._idle_workers())
+            elif timed_out:
+                outcomes.record(False)
                 if capped:
                     return batch, "wait_expired"
                 break  # the arrival the model expected did not come: go now
-            self._take(batch, self.batch_size)
         if len(batch) >= self.batch_size:
             return batch, "full"
         return batch, "predicted_gain" if waited else "worker_free"
 
     def _worthwhile_wait(self, n: int, first_enqueued_at: float) -> tuple[float | None, bool]:
-        """How long to wait for the next arrival, and whether ``batch_timeout_s`` caps it.
+        """How long the cost model says to wait for the next arrival, and whether ``batch_timeout_s`` caps it.
 
-        (None, False) when waiting does not pay: the model is not fitted yet, the workers
-        keep up with arrivals at batch size ``n`` (dispatching now costs no throughput,
-        only waiting would cost latency), or one more request saves less than it costs.
+        (None, False) when waiting does not pay: the model is not fitted yet, no rate was
+        measured before this batch's first request, the workers keep up with arrivals at
+        batch size ``n`` (dispatching now costs no throughput, only waiting would cost
+        latency), or one more request saves less than it costs.  This is the model's
+        prediction only; :attr:`wait_outcomes` decides whether it is followed.
         """
         fit = self.cost.fit()
         if fit is None:
             return None, False
         now = self._clock()
-        rate = self.arrivals.per_s(now)
+        rate = self.arrivals.per_s(now, before=first_enqueued_at)
         if rate <= 0.0 or math.isinf(rate):
             return None, False
         if rate * fit.seconds(n) <= n * max(self._workers(), 1):
@@ -346,5 +382,5 @@ class DynamicBatcher:
         remaining = first_enqueued_at + self.batch_timeout_s - now
         if remaining <= 0:
             return None, False
-        expected = 2.0 / rate  # the next arrival, with room for Poisson spread
+        expected = 2.0 / rate  # the next arrival of an open stream, with room for Poisson spread
         return (remaining, True) if remaining <= expected else (expected, False)

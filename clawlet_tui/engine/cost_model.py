@@ -2,14 +2,20 @@
 
 The adaptive batch policy and predicted-late shedding ask the same two questions of it:
 how long would a batch of ``n`` take, and how fast are requests arriving?
+The policy asks a third of :class:`WaitOutcomes`: do the waits it predicts pay?
 
 * :class:`BatchCostModel` is an ordinary least-squares line through the last ``window``
   measured ``(n, seconds)`` pairs, solved again only when asked after a new batch.  It
   answers only once it has seen at least two different batch sizes (one size cannot
   separate the fixed cost from the per-item cost).  ``a`` and ``b`` are clamped at 0: a
   negative fixed or per-item cost is noise, and predictions must never come out negative.
-* :class:`ArrivalRate` is an exponentially weighted mean of the gaps between arrivals,
-  so the rate follows a change in load within a few dozen requests.
+* :class:`ArrivalRate` is the rate over the last 64 arrivals, read up to a given
+  instant, so it follows a change in load within a few dozen requests and is not thrown
+  off by the burst of requests the batcher is deciding about.
+* :class:`WaitOutcomes` is the check on both: whether the waits the model predicts
+  actually catch an arrival.  The model assumes an open stream of arrivals; a closed
+  loop (or any load whose arrivals follow completions) breaks that, and this is what
+  notices.
 """
 
 from __future__ import annotations
@@ -86,32 +92,127 @@ class BatchCostModel:
 
 
 class ArrivalRate:
-    """Requests per second, from an exponentially weighted mean of inter-arrival gaps."""
+    """Requests per second over the last ``window`` arrivals (a ring of arrival times).
 
-    __slots__ = ("alpha", "_last", "_gap", "count")
+    ``per_s(now, before=t)`` counts only the arrivals strictly before ``t``: the batcher
+    passes the arrival time of its batch's first request, so the rate is read from the
+    load *before* the requests it is deciding about.  Read at the end of a burst (closed
+    loop clients resubmitting together at a completion), a rate that counted the burst
+    itself would come out high by up to one burst per window; one that stops before it
+    is exact for periodic bursts and unbiased for a Poisson stream.
+    """
 
-    def __init__(self, alpha: float = 0.05) -> None:
-        self.alpha = alpha
-        self._last: float | None = None
-        self._gap: float | None = None
+    __slots__ = ("_times", "count")
+
+    def __init__(self, window: int = 64) -> None:
+        if window < 2:
+            raise ValueError(f"window must be >= 2, got {window}")
+        self._times: deque[float] = deque(maxlen=window)
         self.count = 0
+
+    @property
+    def window(self) -> int:
+        return self._times.maxlen or 0
 
     def arrived(self, now: float) -> None:
         self.count += 1
-        if self._last is not None:
-            gap = max(now - self._last, 0.0)
-            self._gap = gap if self._gap is None else self._gap + self.alpha * (gap - self._gap)
-        self._last = now
+        self._times.append(now)
 
-    def per_s(self, now: float) -> float:
-        """Current rate; 0.0 until two arrivals.  A lull longer than the mean gap lowers it."""
-        if self._gap is None or self._last is None:
+    def per_s(self, now: float, before: float | None = None) -> float:
+        """Current rate; 0.0 without two arrivals to measure.  A lull longer than the mean gap lowers it.
+
+        The rate is ``k / (end - oldest)``: ``k`` arrivals in the ring before ``end``, which is
+        ``before`` when given (itself an arrival, closing the last gap) or the newest arrival.
+        """
+        times = self._times
+        if not times:
             return 0.0
+        newest = times[-1]
+        if before is None:
+            end, gaps = newest, len(times) - 1
+        else:
+            end, gaps = before, len(times)
+            for t in reversed(times):  # the arrivals at or after ``before`` are the newest few
+                if t < before:
+                    break
+                gaps -= 1
+        span = end - times[0]
+        if gaps < 1 or span < 0:
+            return 0.0
+        if span == 0:
+            return math.inf
+        mean_gap = span / gaps
         # The time since the last arrival is a gap in progress: count it once it is
         # longer than the mean, so a load that stopped is not believed to continue.
-        gap = max(self._gap, now - self._last)
-        return 1.0 / gap if gap > 0 else math.inf
+        return 1.0 / max(mean_gap, now - newest)
 
     def reset(self) -> None:
-        self._last = self._gap = None
+        self._times.clear()
         self.count = 0
+
+
+class WaitOutcomes:
+    """Whether the batcher's predicted waits catch what they wait for: feedback on the cost model.
+
+    The cost model reads the arrival rate as an open stream.  In a closed loop (clients
+    that send again only when served) no request can come while every worker computes and
+    the queue is empty, which is exactly when the batcher considers waiting; there the
+    next arrival is the resubmission that follows a completion, and it arrives together
+    with an idle worker.  So each wait is judged by what happened: it *caught* when a
+    request came within the predicted horizon and no other worker went idle meanwhile.
+
+    Predicted waits are allowed while at least half of the last ``window`` waits caught.
+    Until a wait has caught (a fresh batcher, or after the waits stopped paying), the
+    batcher dispatches at once and counts each batch the model would have waited on;
+    after ``probe_after`` of those it tries one wait (a probe).  A probe that misses
+    doubles ``probe_after`` (up to ``max_probe_after``), one that catches resets it.  In a
+    closed loop that costs at most one bounded wait per ``probe_after`` such batches; an
+    open-loop load that starts or comes back regains its waits at its next probe.
+    """
+
+    __slots__ = ("window", "first_probe_after", "max_probe_after", "probe_after", "skipped", "_outcomes")
+
+    def __init__(self, window: int = 16, probe_after: int = 64, max_probe_after: int = 1024) -> None:
+        if window < 1 or probe_after < 1 or max_probe_after < probe_after:
+            raise ValueError(f"need window >= 1 and 1 <= probe_after <= max_probe_after, got {window}, {probe_after}, {max_probe_after}")
+        self.window = window
+        self.first_probe_after = probe_after
+        self.max_probe_after = max_probe_after
+        #: batches the model would have waited on, to skip before the next probe
+        self.probe_after = probe_after
+        #: such batches dispatched at once since the last wait
+        self.skipped = 0
+        self._outcomes: deque[bool] = deque(maxlen=window)
+
+    @property
+    def paying(self) -> bool:
+        """At least half of the recorded waits caught (False before any wait)."""
+        caught = sum(self._outcomes)
+        return bool(self._outcomes) and 2 * caught >= len(self._outcomes)
+
+    def may_wait(self) -> bool:
+        """Whether a wait the cost model predicts is allowed now (paying, or a probe is due)."""
+        return self.paying or self.skipped >= self.probe_after
+
+    def skip(self) -> None:
+        """The model predicted a gain and the batch left at once."""
+        self.skipped += 1
+
+    def record(self, caught: bool) -> None:
+        """One predicted wait ended: ``caught`` if a request came in time with no worker idle."""
+        probe = not self.paying
+        self._outcomes.append(caught)
+        self.skipped = 0
+        if caught:
+            self.probe_after = self.first_probe_after
+        elif probe:
+            self.probe_after = min(2 * self.probe_after, self.max_probe_after)
+
+    def counts(self) -> tuple[int, int]:
+        """(caught, recorded) over the window."""
+        return sum(self._outcomes), len(self._outcomes)
+
+    def reset(self) -> None:
+        self._outcomes.clear()
+        self.skipped = 0
+        self.probe_after = self.first_probe_after

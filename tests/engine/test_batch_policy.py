@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from clawlet_tui.engine.batcher import DISPATCH_REASONS, DynamicBatcher
 from clawlet_tui.engine.config import OptimizationConfig
-from clawlet_tui.engine.cost_model import ArrivalRate, BatchCostModel
+from clawlet_tui.engine.cost_model import ArrivalRate, BatchCostModel, WaitOutcomes
 from clawlet_tui.engine.errors import BackendError, PredictedLate, RejectedError
 from clawlet_tui.models.latency import LatencyModel
 
@@ -202,7 +202,7 @@ def test_no_wait_passes_batch_timeout_and_waits_only_when_the_model_says_it_pays
     if wait_s is None:
         return
     fit = batcher.cost.fit()
-    measured_rate = batcher.arrivals.per_s(clock.now)
+    measured_rate = batcher.arrivals.per_s(clock.now, before=clock.now - age_s)  # the load before the batch
     assert 0 < wait_s <= timeout_s - age_s + 1e-12
     assert measured_rate * fit.seconds(n) > n * workers  # the workers cannot keep up at batch n
     assert measured_rate * fit.a_s > n  # one more request saves more than it costs
@@ -266,6 +266,41 @@ def test_arrival_rate_tracks_gaps_and_falls_in_a_lull():
         rate.arrived(k * 0.01)
     assert rate.per_s(4.99) == pytest.approx(100.0, rel=0.01)
     assert rate.per_s(4.99 + 1.0) == pytest.approx(1.0, rel=0.01)
+
+
+def test_arrival_rate_read_before_a_burst_is_exact():
+    # Closed-loop clients resubmit in bursts of 4 every 10 ms; the batcher reads the rate as
+    # the latest burst forms a batch.  Counting that burst would read up to one burst high.
+    rate = ArrivalRate(window=64)
+    for k in range(40):
+        for _ in range(4):
+            rate.arrived(k * 0.01)
+    now = 39 * 0.01
+    assert rate.per_s(now, before=now) == pytest.approx(400.0)
+    assert rate.per_s(now) > 400.0  # the whole ring, up to the newest: the burst counted
+    assert rate.per_s(now, before=0.0) == 0.0  # nothing arrived before: no rate
+
+
+def test_wait_outcomes_probe_rarely_until_waits_catch_then_follow_the_model():
+    outcomes = WaitOutcomes(window=4, probe_after=3, max_probe_after=12)
+    assert not outcomes.may_wait()  # a fresh batcher has no evidence that waits pay
+    probes = []
+    for batch in range(60):
+        if outcomes.may_wait():
+            probes.append(batch)
+            outcomes.record(False)  # a closed loop: every probe misses
+        else:
+            outcomes.skip()
+    assert probes == [3, 10, 23, 36, 49]  # after 3, 6, 12, 12, 12 skipped batches
+    outcomes.record(True)  # an open stream: the next probe catches
+    assert outcomes.paying is False  # 1 of the last 4 caught
+    outcomes.record(True)
+    assert outcomes.paying and outcomes.may_wait() and outcomes.probe_after == 3
+    for _ in range(2):
+        outcomes.record(False)
+    assert outcomes.paying  # 2 of the last 4: still half
+    outcomes.record(False)
+    assert not outcomes.paying and not outcomes.may_wait()
 
 
 # -- shedding ---------------------------------------------------------------------------
