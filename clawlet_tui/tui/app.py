@@ -279,7 +279,7 @@ class ClawletApp(App[int]):
             in_flight = 0
         try:
             await asyncio.wait_for(live.stop(), timeout=20.0)
-        except (asyncio.TimeoutError, ClawletError) as exc:  # pragma: no cover - depends on the model
+        except (TimeoutError, ClawletError) as exc:  # pragma: no cover - depends on the model
             self.log.error(f"stopping the live run: {exc!r}")
         try:
             self.exit_summary = quit_summary(live.snapshot(), in_flight)

@@ -221,7 +221,7 @@ class EngineProcess:
         timeout = timeout_s or self.call_timeout_s
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise EngineNotResponding(f"the engine did not answer {method} within {timeout:g} s") from None
 
     def _check_responding(self) -> None:
