@@ -35,9 +35,9 @@ from typing import Any
 from clawlet_tui.load import load_preset
 from clawlet_tui.tune.measure import MeasureSettings
 from clawlet_tui.tune.objective import Objective
+from clawlet_tui.tune.report import result_dict, save_tune_report
 from clawlet_tui.tune.search import HillClimb
 from clawlet_tui.tune.space import Point, SearchSpace, describe_point
-from clawlet_tui.tune.report import result_dict, save_tune_report
 from clawlet_tui.tune.tuner import tune
 
 CLOSED_MLP = """\

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from . import __version__
-from .tune import command as tune_command
 from .engine.config import (
     ALIASES,
     OptimizationConfig,
@@ -44,6 +43,7 @@ from .engine.config import (
 )
 from .engine.errors import ClawletError, ConfigError
 from .engine.snapshot import MetricsSnapshot
+from .tune import command as tune_command
 
 PROG = "clawlet-tui"
 EXIT_EXTERNAL = 1

@@ -35,17 +35,18 @@ from .engine.config import OptimizationConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from .load import LoadProfile, Preset
+    from .models.base import ModelInfo
     from .remote.client import RemoteBackend
 
 #: the two sides of a comparison
 MODES = ("optimized", "baseline")
 
 #: ``(config, model) -> engine``
-EngineFactory = Callable[[OptimizationConfig, Any], Any]
+EngineFactory = Callable[[OptimizationConfig, "ModelInfo"], Any]
 #: ``(engine, profile, model) -> load generator``
-GeneratorFactory = Callable[[Any, Any, Any], Any]
+GeneratorFactory = Callable[[Any, Any, "ModelInfo"], Any]
 #: ``(model spec, source) -> model``
-ModelBuilder = Callable[[Mapping[str, Any] | None, str | None], Any]
+ModelBuilder = Callable[[Mapping[str, Any] | None, str | None], "ModelInfo"]
 
 L2_PREFIX = "clawlet-l2-"
 
@@ -62,7 +63,7 @@ class Session:
     config: OptimizationConfig
     #: the load that runs (after any duration override)
     profile: LoadProfile
-    model: Any
+    model: ModelInfo
     engine: Any
     generator: Any
     #: how to build another engine for this session's model (the dashboard's preset switch)
@@ -136,6 +137,7 @@ def build_session(
         if l2_dir is not None:
             config = config.replace(l2_cache_dir=l2_dir)
         backend = None
+        model: ModelInfo
         if backend_url is not None:
             from .remote.client import RemoteBackend
 
@@ -169,7 +171,7 @@ def build_session(
 def remote_engine_factory(backend: RemoteBackend, mode: str = "optimized") -> EngineFactory:
     """An engine factory whose engines run batches on ``backend`` (the model argument is ignored)."""
 
-    def factory(config: OptimizationConfig, model: Any) -> Any:
+    def factory(config: OptimizationConfig, model: ModelInfo) -> Any:
         from .engine.engine import ClawletEngine
 
         return ClawletEngine(config=config, model=backend.model_info, mode=mode, backend=backend)
@@ -178,7 +180,7 @@ def remote_engine_factory(backend: RemoteBackend, mode: str = "optimized") -> En
 
 
 def _local_engine_factory(mode: str) -> EngineFactory:
-    def factory(config: OptimizationConfig, model: Any) -> Any:
+    def factory(config: OptimizationConfig, model: ModelInfo) -> Any:
         from .engine.engine import ClawletEngine
 
         return ClawletEngine(config=config, model=model, mode=mode)
@@ -186,13 +188,13 @@ def _local_engine_factory(mode: str) -> EngineFactory:
     return factory
 
 
-def _default_generator_factory(engine: Any, profile: Any, model: Any) -> Any:
+def _default_generator_factory(engine: Any, profile: Any, model: ModelInfo) -> Any:
     from .load import LoadGenerator
 
     return LoadGenerator(engine, profile, model=model)
 
 
-def _build_model(preset: Preset, model_builder: ModelBuilder | None) -> Any:
+def _build_model(preset: Preset, model_builder: ModelBuilder | None) -> ModelInfo:
     source = str(getattr(preset, "path", None) or preset.name)
     if model_builder is not None:
         return model_builder(getattr(preset, "model_spec", None), source)

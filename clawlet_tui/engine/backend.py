@@ -68,7 +68,7 @@ class InProcessBackend:
             # for every batch, and wait_for costs a task wrapper and more callbacks.
             timer = None if timeout_s is None else loop.call_later(timeout_s, _give_up, call, hung)
             try:
-                outputs = await call
+                outputs: Sequence[Any] = await call
             finally:
                 if timer is not None:
                     timer.cancel()

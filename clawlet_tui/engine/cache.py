@@ -166,7 +166,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, float) and a != a:
-        return b != b  # NaN
+        return bool(b != b)  # NaN
     return bool(a == b)
 
 
@@ -203,7 +203,8 @@ class DiskStore:
     def __init__(self, directory: Path, *, size_limit_bytes: int, ttl_s: float) -> None:
         import diskcache
 
-        class _RawOnlyDisk(diskcache.Disk):
+        # diskcache has no type hints, so Disk is Any to mypy
+        class _RawOnlyDisk(diskcache.Disk):  # type: ignore[misc]
             def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:  # noqa: D401
                 if mode == diskcache.core.MODE_PICKLE:
                     raise ValueError("refusing to unpickle an L2 cache value")

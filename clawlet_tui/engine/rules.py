@@ -77,7 +77,10 @@ class Rule:
             return f"must be {'a finite number' if kind is float else what}, got {value!r}"
         if kind is float and not _finite(value):
             return f"must be a finite number, got {value!r}"
-        bound = (lambda b: f"{b:g}") if kind is float else (lambda b: f"{int(b)}")
+
+        def bound(b: float) -> str:
+            return f"{b:g}" if kind is float else f"{int(b)}"
+
         if self.low is not None and (value <= self.low if self.above else value < self.low):
             return f"must be {'>' if self.above else '>='} {bound(self.low)}, got {value!r}"
         if self.high is not None and value > self.high:

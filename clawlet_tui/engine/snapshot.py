@@ -13,9 +13,14 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import OptimizationConfig
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -240,7 +245,7 @@ def snapshot_from_dict(data: dict[str, Any]) -> MetricsSnapshot:
     return _build(MetricsSnapshot, data)
 
 
-def _build(cls: type, data: Any) -> Any:
+def _build(cls: type[_D], data: Any) -> _D:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
@@ -253,7 +258,7 @@ def _convert(hint: Any, value: Any) -> Any:
     if value is None:
         return None
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value)
     if origin is tuple:
         args = typing.get_args(hint)

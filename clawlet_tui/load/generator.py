@@ -32,13 +32,16 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..engine.errors import ConfigError
 from .keys import KeySampler
 from .profiles import ArrivalSchedule, LoadProfile
+
+if TYPE_CHECKING:
+    from ..models.base import ModelInfo
 
 #: default cap on requests in flight from one generator
 MAX_OUTSTANDING = 100_000
@@ -99,7 +102,7 @@ class LoadGenerator:
         engine: Any,
         profile: LoadProfile,
         *,
-        model: Any | None = None,
+        model: ModelInfo | None = None,
         clock: Callable[[], float] | None = None,
         max_outstanding: int = MAX_OUTSTANDING,
     ) -> None:
@@ -140,7 +143,7 @@ class LoadGenerator:
         self._wake: asyncio.Future[None] | None = None
         self._stopping = False
 
-        self._payload_model: Any = None
+        self._payload_model: ModelInfo | None = None
         self._payloads: dict[int, Any] = {}
         self._cache_payloads = profile.keys.distribution != "unique"
 

@@ -141,7 +141,7 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
 def list_presets(*, skip_invalid: bool = False) -> list[Preset]:
     """Every preset found, sorted by name.  A broken file raises, or is left out with ``skip_invalid``."""
     presets = []
-    for name, path in sorted(_index().items()):
+    for _name, path in sorted(_index().items()):
         try:
             presets.append(_load_file(path))
         except PresetError:

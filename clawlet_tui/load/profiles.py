@@ -311,7 +311,8 @@ class ArrivalSchedule:
         self._lam0 = 0.0
         self._u0 = 0.0
         self._next_smooth: float | None = None
-        self._every = float(profile.burst_every_s) if profile.shape == "bursts" else math.inf
+        every = profile.burst_every_s  # validation requires it for "bursts"
+        self._every = float(every) if profile.shape == "bursts" and every is not None else math.inf
         #: the next burst is due at _burst_index * burst_every_s; _burst_left of it remain (0: not started)
         self._burst_index = 1
         self._burst_left = 0
@@ -453,6 +454,7 @@ def _validate(p: LoadProfile) -> None:
             raise ConfigError(reason="is required for shape 'ramp' (the ramp spans it)", field="duration_s")
     elif p.shape == "step":
         _validate_steps(p)
+    # both fields are Optional, but "sine" requires them (checked above)
     elif p.shape == "sine" and p.amplitude_rps > p.rate_rps:  # type: ignore[operator]
         raise ConfigError(
             reason=f"must be <= rate_rps ({p.rate_rps:g}) so the rate stays >= 0, got {p.amplitude_rps!r}",

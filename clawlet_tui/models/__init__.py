@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.errors import ConfigError
-from .base import Model
+from .base import Model, ModelInfo
 from .faulty import FaultyModel, InjectedFault
 from .latency import LatencyModel
 from .mlp import DEFAULT_LAYERS, MLPModel
@@ -40,6 +40,7 @@ __all__ = [
     "LatencyModel",
     "MLPModel",
     "Model",
+    "ModelInfo",
     "build_model",
     "load_function_model",
 ]

@@ -14,13 +14,17 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 
-@runtime_checkable
-class Model(Protocol):
-    #: short name shown in the dashboard and reports
-    name: str
+class ModelInfo(Protocol):
+    """What the load generator, reports and the dashboard read about a model: no ``predict``.
 
-    def predict(self, batch: Sequence[Any]) -> Sequence[Any]:
-        """Outputs for ``batch``, one per input, in order.  Raise to fail the whole batch."""
+    Every :class:`Model` is one; so is
+    :class:`~clawlet_tui.remote.client.RemoteModelInfo`, which stands in for a model served
+    elsewhere.
+    """
+
+    @property
+    def name(self) -> str:
+        """Short name shown in the dashboard and reports (a plain attribute will do)."""
         ...
 
     def make_input(self, key: int) -> Any:
@@ -29,4 +33,11 @@ class Model(Protocol):
 
     def describe(self) -> str:
         """One line for reports: what the model is and its size."""
+        ...
+
+
+@runtime_checkable
+class Model(ModelInfo, Protocol):
+    def predict(self, batch: Sequence[Any]) -> Sequence[Any]:
+        """Outputs for ``batch``, one per input, in order.  Raise to fail the whole batch."""
         ...

@@ -58,12 +58,15 @@ class FunctionModel:
         make_input: Callable[[int], Any] | None = None,
     ) -> None:
         self._fn = fn
-        self.name = name or getattr(fn, "__qualname__", "function")
+        qualname: str = getattr(fn, "__qualname__", "function")
+        self.name = name or qualname
         self.input_dim = input_dim
         self._make_input = make_input
         self._inputs: InputBank | None = None
         if inspect.iscoroutinefunction(fn):
-            self.predict = self._predict_async  # type: ignore[method-assign]
+            # an async function makes an async predict, which the engine awaits on its loop
+            # (it checks iscoroutinefunction(model.predict)); the Model protocol spells the sync one
+            self.predict = self._predict_async  # type: ignore[method-assign,assignment]
 
     def predict(self, batch: Sequence[Any]) -> Sequence[Any]:
         return self._check(batch, self._fn(list(batch)))

@@ -57,6 +57,7 @@ from .protocol import (
 )
 
 if TYPE_CHECKING:
+    from ..models.base import Model
     from ..observability import LatestSnapshot
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class InferenceServer:
 
     def __init__(
         self,
-        model: Any,
+        model: Model,
         *,
         engine_config: OptimizationConfig | None = None,
         drain_timeout_s: float = 10.0,
@@ -291,7 +292,7 @@ class _NotFound(Exception):
     pass
 
 
-def _output_item_shape(model: Any, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+def _output_item_shape(model: Model, input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """A model's output item shape if it is known without running it, else ``(-1,)``.
 
     A model may state it as ``output_shape``; wrappers (``inner``) are looked through;
@@ -331,7 +332,7 @@ def _error(status: int, message: str) -> web.Response:
 
 @asynccontextmanager
 async def running_server(
-    model: Any,
+    model: Model,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -352,7 +353,7 @@ async def running_server(
 
 
 async def serve(
-    model: Any,
+    model: Model,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,

@@ -21,11 +21,11 @@ HEADER = ("section", "metric", "value", "unit")
 
 def report_rows(report: Report) -> Iterator[tuple[str, str, str, str]]:
     if report.kind == "compare":
-        for row in report.comparison:
-            yield "comparison", f"{row.key}.before", csv_value(row.before), row.unit
-            yield "comparison", f"{row.key}.after", csv_value(row.after), row.unit
-            yield "comparison", f"{row.key}.ratio", csv_value(row.ratio), ""
-            yield "comparison", f"{row.key}.change", row.change, ""
+        for pair in report.comparison:
+            yield "comparison", f"{pair.key}.before", csv_value(pair.before), pair.unit
+            yield "comparison", f"{pair.key}.after", csv_value(pair.after), pair.unit
+            yield "comparison", f"{pair.key}.ratio", csv_value(pair.ratio), ""
+            yield "comparison", f"{pair.key}.change", pair.change, ""
     for run in report.runs:
         prefix = f"{run.mode}." if report.kind == "compare" else ""
         for section in run.sections:

@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App, SystemCommand
+from textual.app import App, CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -46,6 +46,7 @@ from .themes import (
     resolve_theme_name,
     theme_dirs,
 )
+from .widgets import EventLogPanel
 
 HERE = Path(__file__).parent
 
@@ -172,7 +173,7 @@ class ClawletApp(App[int]):
     """The clawlet-tui dashboard."""
 
     TITLE = "clawlet-tui"
-    CSS_PATH: ClassVar[list[str | Path]] = [
+    CSS_PATH: ClassVar[CSSPathType | None] = [
         HERE / "app.tcss",
         HERE / "widgets" / "panels.tcss",
         HERE / "screens" / "dashboard.tcss",
@@ -180,7 +181,8 @@ class ClawletApp(App[int]):
         HERE / "screens" / "config_editor.tcss",
         HERE / "screens" / "preset_picker.tcss",
     ]
-    BINDINGS: ClassVar[list[BindingType]] = [_binding(c) for c in CONTROLS] + [
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(_binding(c) for c in CONTROLS),
         # Ctrl+C quits like q (stop load, drain), as it does in `run`; hidden from the footer
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -222,6 +224,7 @@ class ClawletApp(App[int]):
         if live is None and snapshot_source is None:
             raise ValueError("ClawletApp needs a live run or a snapshot source")
         self.live = live
+        # self.live is not None whenever no snapshot_source was given (checked just above)
         self._snapshot_source = snapshot_source or (lambda: self.live.snapshot())  # type: ignore[union-attr]
         self.clock = clock
         self.start_live = start_live
@@ -279,7 +282,7 @@ class ClawletApp(App[int]):
             in_flight = 0
         try:
             await asyncio.wait_for(live.stop(), timeout=20.0)
-        except (asyncio.TimeoutError, ClawletError) as exc:  # pragma: no cover - depends on the model
+        except (TimeoutError, ClawletError) as exc:  # pragma: no cover - depends on the model
             self.log.error(f"stopping the live run: {exc!r}")
         try:
             self.exit_summary = quit_summary(live.snapshot(), in_flight)
@@ -417,7 +420,11 @@ class ClawletApp(App[int]):
         self.last_field = field
         self.apply_changes(**{field: (up if direction == "up" else down)(current)})
 
-    def action_toggle(self, field: str) -> None:
+    async def action_toggle(self, field: str) -> None:
+        """Flip a boolean config field (``enable_batching``, ``enable_cache``).
+
+        Overrides Textual's generic ``toggle`` action, which is async; Textual awaits either kind.
+        """
         engine = self._engine()
         if engine is None:
             return
@@ -562,7 +569,7 @@ class ClawletApp(App[int]):
             self.notify(f"preset {name}: {exc}", severity="error")
             return
         if new_engine:
-            self.dashboard.query_one("#events").reset()  # type: ignore[attr-defined]
+            self.dashboard.query_one("#events", EventLogPanel).reset()
             self.notify(f"preset {name}: new engine for its model", timeout=3)
         else:
             self.notify(f"preset {name}", timeout=3)
@@ -572,7 +579,7 @@ class ClawletApp(App[int]):
 
     async def action_export(self) -> None:
         try:
-            from ..report import write_report  # type: ignore[attr-defined]
+            from ..report import write_report
         except ImportError:
             self.notify("report export is not available (clawlet_tui.report is missing)", severity="warning")
             return

@@ -221,7 +221,7 @@ class EngineProcess:
         timeout = timeout_s or self.call_timeout_s
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise EngineNotResponding(f"the engine did not answer {method} within {timeout:g} s") from None
 
     def _check_responding(self) -> None:
@@ -244,7 +244,7 @@ class EngineProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid  # type: ignore[no-any-return]
+        return self._process.pid
 
     async def start(self) -> None:
         await self._acall("start", timeout_s=SLOW_CALL_TIMEOUT_S)
@@ -337,7 +337,7 @@ class EngineProcess:
     # -- EngineControls: controls ------------------------------------------------------------
 
     def update(self, **changes: Any) -> OptimizationConfig:
-        return self._call("update", **changes)  # type: ignore[no-any-return]
+        return self._call("update", **changes)
 
     def trigger_gc(self) -> Any:
         return self._call("trigger_gc")
@@ -352,7 +352,7 @@ class EngineProcess:
         self._call("log", kind, message)
 
     async def toggle_pause(self) -> bool:
-        return await self._acall("toggle_pause")  # type: ignore[no-any-return]
+        return await self._acall("toggle_pause")
 
     async def burst(self, n: int) -> Any:
         return await self._acall("burst", n)
@@ -361,7 +361,7 @@ class EngineProcess:
         await self._acall("set_rate", rps)
 
     async def switch_preset(self, name: str) -> bool:
-        return await self._acall("switch_preset", name, timeout_s=SLOW_CALL_TIMEOUT_S)  # type: ignore[no-any-return]
+        return await self._acall("switch_preset", name, timeout_s=SLOW_CALL_TIMEOUT_S)
 
 
 def yield_cpu_to_engine(increment: int = UI_NICENESS) -> int:

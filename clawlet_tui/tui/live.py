@@ -278,15 +278,15 @@ class LiveRun:
         return self.host.problem
 
     def snapshot(self) -> MetricsSnapshot:
-        return self.engine.snapshot()  # type: ignore[no-any-return]
+        return self.engine.snapshot()
 
     @property
     def config(self) -> OptimizationConfig:
-        return self.engine.config  # type: ignore[no-any-return]
+        return self.engine.config
 
     def update(self, **changes: Any) -> OptimizationConfig:
         """``engine.update``: validated (ConfigError names the field), applied live."""
-        return self.engine.update(**changes)  # type: ignore[no-any-return]
+        return self.engine.update(**changes)
 
     def trigger_gc(self) -> Any:
         return self.engine.trigger_gc()

@@ -103,7 +103,9 @@ def theme_from_mapping(data: dict[str, Any], path: Path) -> Theme:
         raise _error(path, "dark", f"must be true or false, got {dark!r}")
     if "primary" not in data:
         raise _error(path, "primary", "is required")
-    colors: dict[str, str] = {}
+    # keyword arguments for Theme: colour strings only, but Theme also takes floats and bools,
+    # which a dict[str, str] splatted into it would (to mypy) be able to fill
+    colors: dict[str, Any] = {}
     for key in COLOR_FIELDS:
         if key not in data:
             continue

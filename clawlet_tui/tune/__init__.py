@@ -10,7 +10,7 @@
 * :mod:`.command` - ``add_arguments`` / ``run`` for ``clawlet-tui tune`` (and ``python -m clawlet_tui.tune``).
 """
 
-from .measure import MeasureSettings, Measurement, Window, is_stable
+from .measure import Measurement, MeasureSettings, Window, is_stable
 from .objective import Estimate, Objective
 from .pareto import pareto_front
 from .search import HillClimb, SearchResult

@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 def pareto_front(
     items: Sequence[T],
+    # the defaults are for (throughput, p99) pairs; T itself is unbounded, hence the ignores
     throughput: Callable[[T], float] = lambda item: item[0],  # type: ignore[index]
     p99: Callable[[T], float] = lambda item: item[1],  # type: ignore[index]
 ) -> list[T]:

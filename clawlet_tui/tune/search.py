@@ -167,7 +167,13 @@ class GridSearch(HillClimb):
     first-ranked point on one measurement each (``confirmed`` is False).
     """
 
-    async def run(self, evaluate: Evaluate, can_start: Callable[[], bool] = lambda: True) -> SearchResult:
+    async def run(
+        self,
+        evaluate: Evaluate,
+        can_start: Callable[[], bool] = lambda: True,
+        can_confirm: Callable[[], bool] = lambda: False,
+    ) -> SearchResult:
+        """As :meth:`HillClimb.run`; ``can_confirm`` is never asked: a grid measures each point once."""
         self._evaluate, self._can_start = evaluate, can_start
         ended = "converged"
         try:

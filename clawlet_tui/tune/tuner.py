@@ -28,7 +28,7 @@ from typing import Any
 
 from ..engine.config import OptimizationConfig
 from ..engine.errors import ConfigError
-from .measure import MeasureSettings, Measurement, WindowReader, measure
+from .measure import Measurement, MeasureSettings, WindowReader, measure
 from .objective import Estimate, Objective
 from .search import METHODS, SearchResult
 from .space import DEFAULT_PARAMS, Point, SearchSpace

@@ -205,7 +205,7 @@ def test_cancelled_run_still_reports(preset_file):
     seen = []
 
     async def scenario():
-        task = asyncio.ensure_future(run_preset(preset, duration_s=30, progress=lambda s, l: seen.append(l.sent)))
+        task = asyncio.ensure_future(run_preset(preset, duration_s=30, progress=lambda snap, load: seen.append(load.sent)))
         while len(seen) < 2:
             await asyncio.sleep(0.05)
         task.cancel()

@@ -7,7 +7,6 @@ workers are slots the test holds and frees, so "idle", "busy" and "waited" are e
 from __future__ import annotations
 
 import asyncio
-import math
 
 import pytest
 from hypothesis import assume, given, settings
@@ -335,7 +334,7 @@ async def test_shedding_never_drops_a_request_that_could_meet_its_deadline(a, b,
     batcher.cost = fitted(a, b)
     batcher.shed_late = True
     batcher.request_timeout_s = timeout_s
-    for i in range(queued):
+    for _ in range(queued):
         batcher._queue.append(_Queued())
         batcher._live += 1
     try:

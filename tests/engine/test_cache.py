@@ -21,7 +21,6 @@ from clawlet_tui.engine.deadlines import Deadlines
 from clawlet_tui.engine.errors import RequestTimeout
 
 
-
 class FakeClock:
     def __init__(self, now: float = 1000.0) -> None:
         self.now = now

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from clawlet_tui.engine import ClawletEngine, EngineStopped, RejectedError
+from clawlet_tui.engine import BackendError, ClawletEngine, EngineStopped, RejectedError
 from clawlet_tui.engine.cache import DiskStore
 from clawlet_tui.engine.snapshot import snapshot_from_dict, snapshot_to_dict
 from clawlet_tui.models import FunctionModel, LatencyModel, MLPModel
@@ -449,7 +449,7 @@ async def test_snapshot_round_trips_through_dict_and_json(make_engine, gates, cl
     engine = await make_engine(FunctionModel(flaky, name="flaky"), clock=clock, batch_timeout_s=0, batch_size=2)
     for second in range(3):
         await engine.submit(second)
-        with pytest.raises(Exception):
+        with pytest.raises(BackendError, match="negative"):
             await engine.submit(-1 - second)
         clock.advance(1.0)
     engine.trigger_gc()

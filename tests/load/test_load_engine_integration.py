@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(ClawletEngine is None, reason="clawlet_tui.engin
 STALL_S = 0.5
 
 
-def config(tmp_path) -> "OptimizationConfig":
+def config(tmp_path) -> OptimizationConfig:
     # no cache: every request reaches the model; one worker: the stall holds everything behind
     # it; batches of 8 filling over 35 ms: the first (stalled) batch holds 8 of the 200 requests
     return OptimizationConfig(

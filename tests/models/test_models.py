@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import textwrap
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-import sys
-from pathlib import Path
 
 from clawlet_tui.engine.errors import BackendError, ConfigError
 from clawlet_tui.models import (

@@ -4,7 +4,6 @@ output passes ``promtool check metrics`` where promtool is installed."""
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import shutil
 import subprocess

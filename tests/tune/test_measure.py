@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clawlet_tui.engine.errors import ConfigError
-from clawlet_tui.tune.measure import MeasureSettings, Measurement, Window, agree, is_stable
+from clawlet_tui.tune.measure import Measurement, MeasureSettings, Window, agree, is_stable
 
 
 def window(throughput: float, p99: float, *, seconds: float = 1.0, errors: int = 0) -> Window:

@@ -10,7 +10,7 @@ import pytest
 
 from clawlet_tui.engine.config import OptimizationConfig
 from clawlet_tui.tune.objective import Objective
-from clawlet_tui.tune.search import REMEASURE, START, HillClimb
+from clawlet_tui.tune.search import REMEASURE, START, GridSearch, HillClimb
 from clawlet_tui.tune.space import Axis, Point, SearchSpace
 
 AXES = {
@@ -142,3 +142,12 @@ async def test_when_the_budget_runs_out_the_best_is_re_measured_from_the_reserve
     assert len(evaluate.calls) == 5 and evaluate.calls[-1][1] == REMEASURE
     assert evaluate.calls[-1][0] == result.best and result.ended == "budget"
     assert result.confirmed
+
+
+async def test_the_grid_takes_the_tuners_three_arguments_and_confirms_nothing() -> None:
+    """The tuner calls every method as ``run(evaluate, can_start, can_confirm)``; the grid ignores the last."""
+    s = space()
+    evaluate = Recorder()
+    result = await GridSearch(s, Objective(SLO)).run(evaluate, lambda: True, lambda: True)
+    assert len(evaluate.calls) == s.size and not result.confirmed
+    assert result.best == brute_force_best(s, Objective(SLO))

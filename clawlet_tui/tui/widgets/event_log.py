@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.reactive import reactive
 from textual.containers import VerticalScroll
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from ...engine.snapshot import MetricsSnapshot

@@ -16,8 +16,6 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-
-
 #: actions the bar always shows, at the end of the line: how to see the rest, and how to leave
 ALWAYS = ("help", "quit")
 

@@ -15,7 +15,6 @@ from .packing import cell_width, pack
 from .panel import MetricPanel
 from .units import fmt_bytes, fmt_pct
 
-
 #: panels narrower than this (80 and 100 columns) leave out the system-wide memory figure
 SYS_CELLS = 40
 
