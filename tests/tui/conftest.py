@@ -4,8 +4,11 @@
   ``fixtures/stream.jsonl`` with a fixed wall clock and the repository's theme files, so
   screenshots are the same on every machine.  :func:`feed_stream` pushes the whole stream
   through the dashboard (no sleeping); after that the stream repeats its last snapshot.
+* :func:`fake_app` builds one driving a :class:`~.fakes.FakeControls` (``fake``): it answers
+  every control at once and records it, so a key test takes a fraction of a second.
 * :func:`live_app` builds one with a real :class:`ClawletEngine` serving a tiny fast latency
-  model under a short open-loop load, its L2 cache under ``tmp_path``.
+  model under a short open-loop load, its L2 cache under ``tmp_path``: for the few tests
+  marked ``live_engine`` that check a key reaches the engine (each takes seconds).
 """
 
 from __future__ import annotations
@@ -22,14 +25,22 @@ from clawlet_tui.load import LoadGenerator, LoadProfile, Preset
 from clawlet_tui.load.keys import KeySpec
 from clawlet_tui.models import build_model
 from clawlet_tui.tui.app import ClawletApp
+from clawlet_tui.tui.controls import EngineControls
 from clawlet_tui.tui.live import LiveRun, LoadView
 from clawlet_tui.tui.replay import RecordedStream
 
+from .fakes import STREAM, FakeControls, recorded_snapshots
+
 HERE = Path(__file__).parent
-STREAM = HERE / "fixtures" / "stream.jsonl"
 REPO_THEMES = HERE.parents[1] / "themes"
 FIXED_NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 TINY_MODEL = {"kind": "latency", "fixed_ms": 0.5, "per_item_ms": 0.01}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "live_engine: drives a real engine and load generator (seconds per test, not milliseconds)"
+    )
 
 
 def fixed_clock() -> datetime:
@@ -55,7 +66,7 @@ def make_replay_app(
 ) -> ClawletApp:
     """``load``: what the load line shows (default: a replay of ``steady``)."""
     return ClawletApp(
-        snapshot_source=RecordedStream.from_jsonl(STREAM),
+        snapshot_source=RecordedStream(recorded_snapshots()),
         clock=fixed_clock,
         theme=theme,
         theme_dirs_=theme_dirs if theme_dirs is not None else [REPO_THEMES],
@@ -129,6 +140,28 @@ def live_app(live_run: LiveRun, presets: dict[str, Preset], tmp_path: Path) -> C
         live_run,
         clock=fixed_clock,
         refresh_interval_s=0.25,
+        theme_dirs_=[REPO_THEMES],
+        report_dir=tmp_path,
+        preset_lister=lambda: list(presets.values()),
+    )
+
+
+@pytest.fixture
+def fake(presets: dict[str, Preset]) -> FakeControls:
+    return FakeControls(presets["tiny-steady"], presets)
+
+
+@pytest.fixture
+def fake_app(fake: FakeControls, presets: dict[str, Preset], tmp_path: Path) -> ClawletApp:
+    """The dashboard over :func:`fake`, built as :func:`live_app` is, except that it refreshes
+    only on mount and after each control (the timer's interval is longer than any test): the
+    fake's snapshot changes only when a control is called, so the timer would redraw the
+    same screen."""
+    controls: EngineControls = fake  # the app's type for it (and mypy's check that it fits)
+    return ClawletApp(
+        controls,
+        clock=fixed_clock,
+        refresh_interval_s=3600.0,
         theme_dirs_=[REPO_THEMES],
         report_dir=tmp_path,
         preset_lister=lambda: list(presets.values()),
