@@ -7,8 +7,14 @@
 * :func:`fake_app` builds one driving a :class:`~.fakes.FakeControls` (``fake``): it answers
   every control at once and records it, so a key test takes a fraction of a second.
 * :func:`live_app` builds one with a real :class:`ClawletEngine` serving a tiny fast latency
-  model under a short open-loop load, its L2 cache under ``tmp_path``: for the few tests
-  marked ``live_engine`` that check a key reaches the engine (each takes seconds).
+  model under a light open-loop load, its L2 cache under ``tmp_path``: for the few tests
+  marked ``live_engine`` that check a key reaches the engine.
+
+The live presets are light on purpose.  Textual's pilot waits after every key until the
+process is idle (``textual._wait.wait_for_idle``: under 1 ms of CPU time in 20 ms, else up
+to 1 s), and the process's CPU time includes the engine thread's.  A busy engine makes every
+key press cost up to 2 s; at 20 req/s, and with a closed loop that sends 100 requests and
+ends, it costs what the dashboard's own work does.
 """
 
 from __future__ import annotations
@@ -118,8 +124,10 @@ def make_preset(name: str, tmp_path: Path, **load: Any) -> Preset:
 
 @pytest.fixture
 def presets(tmp_path: Path) -> dict[str, Preset]:
-    steady = make_preset("tiny-steady", tmp_path)
-    closed = make_preset("tiny-closed", tmp_path, mode="closed", concurrency=4)
+    """``tiny-steady`` (open loop, 20 req/s) and ``tiny-closed`` (4 clients, 100 requests):
+    the same model, so a switch between them keeps the engine."""
+    steady = make_preset("tiny-steady", tmp_path, rate_rps=20.0)
+    closed = make_preset("tiny-closed", tmp_path, mode="closed", concurrency=4, requests=100)
     return {p.name: p for p in (steady, closed)}
 
 

@@ -97,7 +97,7 @@ async def test_mount_starts_the_run_and_shows_its_snapshot(fake_app: ClawletApp,
         assert fake_app.last_snapshot.config == fake.config
         assert isinstance(fake_app.screen, DashboardScreen)
         line = status(fake_app)
-        assert "engine running" in line and "load tiny-steady open 200 req/s live" in line
+        assert "engine running" in line and "load tiny-steady open 20 req/s live" in line
 
 
 # -- engine controls --------------------------------------------------------------------------
@@ -181,14 +181,14 @@ async def test_load_keys_pause_burst_and_rate(fake_app: ClawletApp, fake: FakeCo
         assert f"sent {BURST_SIZE} this preset" in status(fake_app)
         await pilot.press("p")
         assert not fake.paused and "load resumed" in messages(fake_app)
-        assert "200 req/s live" in status(fake_app)
+        assert "20 req/s live" in status(fake_app)
         await pilot.press("r")
-        assert fake.calls[-1] == Call("set_rate", (250.0,))
-        assert "arrival rate 250 req/s" in messages(fake_app) and "250 req/s" in status(fake_app)
+        assert fake.calls[-1] == Call("set_rate", (25.0,))
+        assert "arrival rate 25 req/s" in messages(fake_app) and "25 req/s" in status(fake_app)
         await pilot.press("R", "R")
-        assert [c.args for c in fake.calls[-2:]] == [(200.0,), (160.0,)]
-        assert fake.target_rps == pytest.approx(160.0)
-        assert "160 req/s" in status(fake_app)
+        assert [c.args for c in fake.calls[-2:]] == [(20.0,), (16.0,)]
+        assert fake.target_rps == pytest.approx(16.0)
+        assert "16 req/s" in status(fake_app)
 
 
 async def test_switch_preset_restarts_load_with_its_config(fake_app: ClawletApp, fake: FakeControls) -> None:
@@ -466,8 +466,8 @@ async def test_live_load_keys_move_the_generator_and_a_switch_keeps_the_engine(l
         await pilot.press("p")
         assert not live.generator.paused
         await pilot.press("r")
-        assert live.target_rps == pytest.approx(250.0)
-        assert live.generator.stats().target_rps == pytest.approx(250.0, rel=0.05)
+        assert live.target_rps == pytest.approx(25.0)
+        assert live.generator.stats().target_rps == pytest.approx(25.0, rel=0.05)
 
         engine, generator = live.engine, live.generator
         live.engine.update(batch_size=32)
