@@ -53,7 +53,7 @@ SECTIONS = {"summary", "batcher", "cache", "memory", "concurrency", "pool", "mon
 @pytest.fixture
 def preset_file(tmp_path: Path) -> Path:
     path = tmp_path / "quick.toml"
-    path.write_text(PRESET.format(name="quick", rate=100, duration=1), encoding="utf-8")
+    path.write_text(PRESET.format(name="quick", rate=100, duration=0.5), encoding="utf-8")
     return path
 
 
@@ -108,8 +108,8 @@ def test_run_json_zh_with_set(capsys, preset_file, tmp_path):
     assert run["sections"]["engine_config"]["metrics"]["config.batch_size"]["value"] == 8
     outcomes = run["sections"]["outcomes"]["metrics"]
     sent = run["sections"]["configuration"]["metrics"]["requests"]["value"]
-    assert outcomes["submitted"]["value"] == sent == 100
-    assert outcomes["succeeded"]["value"] == 100
+    assert outcomes["submitted"]["value"] == sent == 50
+    assert outcomes["succeeded"]["value"] == 50
     assert outcomes["in_flight"]["value"] == 0
 
 

@@ -4,8 +4,17 @@
   ``fixtures/stream.jsonl`` with a fixed wall clock and the repository's theme files, so
   screenshots are the same on every machine.  :func:`feed_stream` pushes the whole stream
   through the dashboard (no sleeping); after that the stream repeats its last snapshot.
+* :func:`fake_app` builds one driving a :class:`~.fakes.FakeControls` (``fake``): it answers
+  every control at once and records it, so a key test takes a fraction of a second.
 * :func:`live_app` builds one with a real :class:`ClawletEngine` serving a tiny fast latency
-  model under a short open-loop load, its L2 cache under ``tmp_path``.
+  model under a light open-loop load, its L2 cache under ``tmp_path``: for the few tests
+  marked ``live_engine`` that check a key reaches the engine.
+
+The live presets are light on purpose.  Textual's pilot waits after every key until the
+process is idle (``textual._wait.wait_for_idle``: under 1 ms of CPU time in 20 ms, else up
+to 1 s), and the process's CPU time includes the engine thread's.  A busy engine makes every
+key press cost up to 2 s; at 20 req/s, and with a closed loop that sends 100 requests and
+ends, it costs what the dashboard's own work does.
 """
 
 from __future__ import annotations
@@ -22,14 +31,22 @@ from clawlet_tui.load import LoadGenerator, LoadProfile, Preset
 from clawlet_tui.load.keys import KeySpec
 from clawlet_tui.models import build_model
 from clawlet_tui.tui.app import ClawletApp
+from clawlet_tui.tui.controls import EngineControls
 from clawlet_tui.tui.live import LiveRun, LoadView
 from clawlet_tui.tui.replay import RecordedStream
 
+from .fakes import STREAM, FakeControls, recorded_snapshots
+
 HERE = Path(__file__).parent
-STREAM = HERE / "fixtures" / "stream.jsonl"
 REPO_THEMES = HERE.parents[1] / "themes"
 FIXED_NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 TINY_MODEL = {"kind": "latency", "fixed_ms": 0.5, "per_item_ms": 0.01}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "live_engine: drives a real engine and load generator (seconds per test, not milliseconds)"
+    )
 
 
 def fixed_clock() -> datetime:
@@ -55,7 +72,7 @@ def make_replay_app(
 ) -> ClawletApp:
     """``load``: what the load line shows (default: a replay of ``steady``)."""
     return ClawletApp(
-        snapshot_source=RecordedStream.from_jsonl(STREAM),
+        snapshot_source=RecordedStream(recorded_snapshots()),
         clock=fixed_clock,
         theme=theme,
         theme_dirs_=theme_dirs if theme_dirs is not None else [REPO_THEMES],
@@ -107,8 +124,10 @@ def make_preset(name: str, tmp_path: Path, **load: Any) -> Preset:
 
 @pytest.fixture
 def presets(tmp_path: Path) -> dict[str, Preset]:
-    steady = make_preset("tiny-steady", tmp_path)
-    closed = make_preset("tiny-closed", tmp_path, mode="closed", concurrency=4)
+    """``tiny-steady`` (open loop, 20 req/s) and ``tiny-closed`` (4 clients, 100 requests):
+    the same model, so a switch between them keeps the engine."""
+    steady = make_preset("tiny-steady", tmp_path, rate_rps=20.0)
+    closed = make_preset("tiny-closed", tmp_path, mode="closed", concurrency=4, requests=100)
     return {p.name: p for p in (steady, closed)}
 
 
@@ -129,6 +148,28 @@ def live_app(live_run: LiveRun, presets: dict[str, Preset], tmp_path: Path) -> C
         live_run,
         clock=fixed_clock,
         refresh_interval_s=0.25,
+        theme_dirs_=[REPO_THEMES],
+        report_dir=tmp_path,
+        preset_lister=lambda: list(presets.values()),
+    )
+
+
+@pytest.fixture
+def fake(presets: dict[str, Preset]) -> FakeControls:
+    return FakeControls(presets["tiny-steady"], presets)
+
+
+@pytest.fixture
+def fake_app(fake: FakeControls, presets: dict[str, Preset], tmp_path: Path) -> ClawletApp:
+    """The dashboard over :func:`fake`, built as :func:`live_app` is, except that it refreshes
+    only on mount and after each control (the timer's interval is longer than any test): the
+    fake's snapshot changes only when a control is called, so the timer would redraw the
+    same screen."""
+    controls: EngineControls = fake  # the app's type for it (and mypy's check that it fits)
+    return ClawletApp(
+        controls,
+        clock=fixed_clock,
+        refresh_interval_s=3600.0,
         theme_dirs_=[REPO_THEMES],
         report_dir=tmp_path,
         preset_lister=lambda: list(presets.values()),
