@@ -20,7 +20,7 @@ ends, it costs what the dashboard's own work does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,11 @@ from clawlet_tui.tui.controls import EngineControls
 from clawlet_tui.tui.live import LiveRun, LoadView
 from clawlet_tui.tui.replay import RecordedStream
 
-from .fakes import STREAM, FakeControls, recorded_snapshots
+from .fakes import FakeControls, recorded_snapshots
 
 HERE = Path(__file__).parent
 REPO_THEMES = HERE.parents[1] / "themes"
-FIXED_NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 TINY_MODEL = {"kind": "latency", "fixed_ms": 0.5, "per_item_ms": 0.01}
 
 

@@ -14,7 +14,7 @@ import inspect
 from typing import Any
 
 import pytest
-from textual.widgets import Select, Static, Switch
+from textual.widgets import Select, Switch
 
 from clawlet_tui.tui.app import BURST_SIZE, CONTROLS, ClawletApp
 from clawlet_tui.tui.controls import EngineControls
