@@ -111,8 +111,10 @@ async def test_cancelled_running_request_gets_no_result(make_engine, gates, wait
 async def test_one_poison_input_fails_alone(make_engine, accounted, enable_cache):
     inner = MLPModel((8, 16, 8))
     model = FaultyModel(inner, poison_every=8)
+    # the seed's batcher, so the eight requests form one batch whatever the loop's timing
+    # (adaptive would send the first at once to the idle worker)
     engine = await make_engine(
-        model, batch_size=8, batch_timeout_s=60, max_concurrent=1, enable_cache=enable_cache
+        model, batch_size=8, batch_timeout_s=60, max_concurrent=1, enable_cache=enable_cache, batch_policy="timeout"
     )
     inputs = [model.make_input(k) for k in range(8)]
     assert FaultyModel.is_poison(inputs[7]) and not any(FaultyModel.is_poison(x) for x in inputs[:7])

@@ -12,7 +12,8 @@ from clawlet_tui.tui.replay import RecordedStream
 from clawlet_tui.tui.screens import DashboardScreen
 from clawlet_tui.tui.widgets import ConfigPanel, EventLogPanel, LatencyPanel, MetricPanel
 
-from .conftest import STREAM, feed_stream, make_replay_app
+from .conftest import feed_stream, make_replay_app
+from .fakes import STREAM
 
 
 def test_recorded_stream_replays_in_order_then_holds_the_last() -> None:
@@ -97,11 +98,12 @@ async def test_failing_snapshot_source_is_reported_not_fatal() -> None:
 async def test_every_snapshot_shown_is_handed_to_on_snapshot() -> None:
     """What --metrics-port publishes is exactly what the dashboard shows."""
     from clawlet_tui.tui.app import ClawletApp
+    from clawlet_tui.tui.replay import RecordedStream
 
-    from .conftest import STREAM, RecordedStream
+    from .conftest import recorded_snapshots
 
     published: list = []
-    app = ClawletApp(snapshot_source=RecordedStream.from_jsonl(STREAM), on_snapshot=published.append)
+    app = ClawletApp(snapshot_source=RecordedStream(recorded_snapshots()), on_snapshot=published.append)
     async with app.run_test(size=(100, 30)) as pilot:
         app.refresh_metrics()
         app.refresh_metrics()
