@@ -45,6 +45,7 @@ from array import array
 from dataclasses import dataclass
 
 import numpy as np
+from machine_load import busy_cpu_s
 
 from clawlet_tui.engine import ClawletEngine, OptimizationConfig
 from clawlet_tui.engine.batcher import DISPATCH_REASONS, POLICIES
@@ -136,16 +137,6 @@ async def closed_loop(shape: Shape, policy: str, clients: int, workers: int, sec
         reasons={reason: count for reason, count in batches.dispatch_reasons if count},
         cost_ms=None if batches.cost_a_ms is None else (batches.cost_a_ms, batches.cost_b_ms or 0.0),
     )
-
-
-def busy_cpu_s() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux), or None."""
-    try:
-        with open("/proc/stat") as stat:
-            user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in stat.readline().split()[1:9])
-    except (OSError, ValueError):
-        return None
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_s() -> float:

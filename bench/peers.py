@@ -46,6 +46,7 @@ from importlib import metadata
 from typing import Any, Protocol
 
 import numpy as np
+from machine_load import busy_cpu_s
 
 from clawlet_tui.engine import ClawletEngine, OptimizationConfig
 from clawlet_tui.engine.engine import limit_blas_threads
@@ -208,16 +209,6 @@ def measure_in_subprocess(name: str, clients: int, seconds: float) -> Measured |
         lines = done.stderr.strip().splitlines()
         return lines[-1] if lines else f"exit status {done.returncode}"
     return Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def busy_cpu_s() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux), or None."""
-    try:
-        with open("/proc/stat") as stat:
-            user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in stat.readline().split()[1:9])
-    except (OSError, ValueError):
-        return None
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_s() -> float:
