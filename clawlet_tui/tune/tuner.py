@@ -20,7 +20,6 @@ trial measured by :func:`.measure.measure`.  Guarantees:
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,27 +154,37 @@ async def tune(
     the reference).  ``engine_class`` (default :class:`ClawletEngine`) lets a test count
     starts and reconfigures.  Raises ConfigError for a bad preset/params/budget before anything starts.
     """
-    from ..engine.engine import ClawletEngine
     from ..load import LoadGenerator
+    from ..session import build_session, resolve_config
 
     settings = settings or MeasureSettings()
     check_load(preset)
     check_budget(budget_s, settings)
-    start_config = preset.config.replace(**(overrides or {}))
+    start_config = resolve_config(preset, overrides)
     space = SearchSpace(start_config, params)
     if method not in METHODS:
         raise ConfigError(f"--search must be one of {', '.join(METHODS)}, got {method!r}", field="search")
     search = METHODS[method](space, objective, margin=margin)
-    load = dataclasses.replace(preset.load, duration_s=budget_s + settings.max_trial_s + 600.0, requests=None)
-    model = preset.build_model()
+    load_s = budget_s + settings.max_trial_s + 600.0
+
+    def outlasting_load(engine: Any, profile: Any, model: Any) -> LoadGenerator:
+        # the preset's load, stretched to outlast every trial: it flows across reconfigures
+        return LoadGenerator(engine, dataclasses.replace(profile, duration_s=load_s, requests=None), model=model)
+
+    def counted_engine(config: OptimizationConfig, model: Any) -> Any:
+        assert engine_class is not None
+        return engine_class(config=config, model=model)
+
     began = clock()
     deadline = began + budget_s
     trials: list[Trial] = []
 
-    with tempfile.TemporaryDirectory(prefix="clawlet-tune-l2-") as tmp_l2:
-        engine_config = start_config if start_config.l2_cache_dir is not None else start_config.replace(l2_cache_dir=tmp_l2)
-        engine = (engine_class or ClawletEngine)(config=engine_config, model=model)
-        generator = LoadGenerator(engine, load, model=model)
+    # built as `run` builds it (one builder: session.py), with its temporary L2 directory
+    with build_session(
+        preset, overrides=overrides, engine_factory=counted_engine if engine_class is not None else None,
+        generator_factory=outlasting_load,
+    ) as session:
+        engine, generator, model = session.engine, session.generator, session.model
         await engine.start()
         try:
             reader = WindowReader(engine)
