@@ -110,3 +110,14 @@ async def test_every_snapshot_shown_is_handed_to_on_snapshot() -> None:
         await pilot.pause()
         assert published and published[-1] is app.last_snapshot
         assert len(published) == app.refresh_count
+
+
+def test_the_cost_line_says_why_there_is_no_fit_yet() -> None:
+    from clawlet_tui.engine.snapshot import BatchStats
+    from clawlet_tui.tui.widgets.batches import cost_text
+
+    assert "fitting… (1 batches)" in cost_text(BatchStats(cost_samples=1))
+    # 64 batches measured, all of one size: a line through one point does not exist
+    assert "needs 2 sizes (64 alike)" in cost_text(BatchStats(cost_samples=64))
+    assert "one size" in cost_text(BatchStats(cost_samples=64), short=True)
+    assert "0.50 + 0.100·n" in cost_text(BatchStats(cost_samples=64, cost_a_ms=0.5, cost_b_ms=0.1))

@@ -4,7 +4,8 @@ batches are (histogram), how often they run and how long requests wait.
 "Why batches left" is what tells a user whether batching helps: batches that leave because
 a worker was free cost no waiting; batches that leave because their wait expired paid the
 whole ``batch_timeout_s``.  The fitted cost ``a + b·n`` (ms for a batch of n) is the
-engine's own model of the backend; it is "fitting…" until enough batches were measured.
+engine's own model of the backend; it is "fitting…" until batches were measured, and
+"needs 2 sizes" while every recent batch had the same size (a line needs two points).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def reason_chunks(batches: BatchStats, short: bool = False) -> list[str]:
 def cost_text(batches: BatchStats, short: bool = False) -> str:
     """The fitted batch cost, or how far the fit has got (``short``: without the sample count)."""
     if batches.cost_a_ms is None or batches.cost_b_ms is None:
+        if batches.cost_samples >= 2:  # measured, but every recent batch had the same size
+            return "cost [dim]one size[/]" if short else f"cost [dim]needs 2 sizes ({batches.cost_samples} alike)[/]"
         return "cost [dim]fitting…[/]" if short else f"cost [dim]fitting… ({batches.cost_samples} batches)[/]"
     return f"cost [b]{batches.cost_a_ms:.2f} + {batches.cost_b_ms:.3f}·n[/b] ms"
 
