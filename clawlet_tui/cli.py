@@ -476,18 +476,21 @@ def check_backend(url: str, model_name: str | None) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .load import load_preset
     from .remote.server import run_server
-    from .session import resolve_config
+    from .session import build_session
 
     preset = load_preset(args.preset)
-    # the server builds its own engine and model; the config means what it means for `run`
-    config = resolve_config(preset, parse_overrides(args.sets))
     name = args.model_name or default_served_name(preset.model_spec)
     metrics, latest = _start_metrics(args.metrics_port)
     try:
-        return run_server(
-            preset.model_spec, host=args.host, port=args.port, config=config, model_name=name,
-            source=str(preset.path), signal_exit=True, metrics=latest,
-        )
+        # model and engine built as for `run` (one builder), with a temporary L2 unless the
+        # config names a directory; the load generator it also builds is never started
+        # serve always serves the preset's own model, even when the preset runs its load
+        # against a backend_url (`serve --preset remote` is that backend)
+        local = dataclasses.replace(preset, backend_url=None, backend_model=None)
+        with build_session(local, overrides=parse_overrides(args.sets)) as session:
+            return run_server(
+                host=args.host, port=args.port, model_name=name, signal_exit=True, metrics=latest, session=session,
+            )
     finally:
         if metrics is not None:
             metrics.stop()

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from aiohttp import web
@@ -59,6 +59,7 @@ from .protocol import (
 if TYPE_CHECKING:
     from ..models.base import Model
     from ..observability import LatestSnapshot
+    from ..session import Session
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,15 @@ class InferenceServer:
         drain_timeout_s: float = 10.0,
         max_request_bytes: int = 64 * 2**20,
         model_name: str | None = None,
+        engine: ClawletEngine | None = None,
     ) -> None:
+        """``engine``: an engine already built for ``model`` (``clawlet-tui serve`` builds it
+        with the preset's session, as ``run`` does); None builds one from ``engine_config``."""
         if model_name is not None and (not model_name or "/" in model_name or model_name != model_name.strip()):
             raise ServeError(f"model name must be non-empty, without '/' or surrounding spaces, got {model_name!r}")
         self.model = model
         self._served_name = model_name
-        self.engine = ClawletEngine(engine_config, model)
+        self.engine = engine if engine is not None else ClawletEngine(engine_config, model)
         self.drain_timeout_s = drain_timeout_s
         self.stats = ServerStats()
         self.metadata: ModelMetadata | None = None
@@ -363,6 +367,7 @@ async def serve(
     announce: Callable[[str], None] | None = None,
     model_name: str | None = None,
     metrics: LatestSnapshot | None = None,
+    engine: ClawletEngine | None = None,
 ) -> int | None:
     """Serve ``model`` until SIGINT/SIGTERM (or ``stop_event``), then stop gracefully.
 
@@ -370,7 +375,7 @@ async def serve(
     the number of the signal that stopped it (None when ``stop_event`` did).  ``metrics``
     is kept up to date with the serving engine's snapshots (for ``--metrics-port``).
     """
-    server = InferenceServer(model, engine_config=engine_config, model_name=model_name)
+    server = InferenceServer(model, engine_config=engine_config, model_name=model_name, engine=engine)
     await server.start(host, port)
     if metrics is not None:
         metrics.source = server.engine.snapshot
@@ -415,8 +420,13 @@ def run_server(
     source: str | None = None,
     signal_exit: bool = False,
     metrics: LatestSnapshot | None = None,
+    session: Session | None = None,
 ) -> int:
     """``clawlet-tui serve``: build the model from its spec, serve until interrupted.
+
+    ``session`` (what the CLI passes): the model and engine built from a preset by
+    :func:`~clawlet_tui.session.build_session`, as for ``run``; ``model_spec``, ``config``
+    and ``source`` are then not used.
 
     ``model_name`` is the name clients use (default: the model's own); ``source`` is the
     preset file the spec came from (a user model is looked for next to it).  Returns 0,
@@ -428,7 +438,14 @@ def run_server(
     """
     from ..models import build_model
 
-    model = build_model(model_spec, source=source or "serve")
+    engine: ClawletEngine | None = None
+    if session is not None:
+        if session.backend is not None:
+            raise ServeError("serve needs a local model: this session runs its model on a backend_url")
+        # without a backend the session's model is a full Model (it has predict)
+        model, engine = cast("Model", session.model), session.engine
+    else:
+        model = build_model(model_spec, source=source or "serve")
     own_name = str(getattr(model, "name", type(model).__name__))
     served = model_name or own_name
 
@@ -441,7 +458,8 @@ def run_server(
     stopped_by: int | None = int(signal.SIGINT)
     try:
         stopped_by = asyncio.run(serve(
-            model, host, port, engine_config=config, announce=announce, model_name=model_name, metrics=metrics
+            model, host, port, engine_config=config, announce=announce, model_name=model_name, metrics=metrics,
+            engine=engine,
         ))
     except KeyboardInterrupt:  # where signal handlers could not be installed
         pass
