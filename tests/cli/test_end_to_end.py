@@ -219,4 +219,4 @@ def test_cancelled_run_still_reports(preset_file):
     text = render_markdown(build_run_report(result))
     assert "Interrupted with Ctrl+C" in text
 
-# Ctrl+C and SIGTERM in a child process: tests/cli/test_cli_signals.py
+# Ctrl+C and SIGTERM in a child process: tests/cli/test_signals.py
