@@ -49,8 +49,15 @@ def front(result: TuneResult) -> list[FrontPoint]:
     return pareto_front(candidates, lambda f: f.estimate.throughput_rps, lambda f: f.estimate.p99_ms)
 
 
+#: what tune says instead of an improvement when the start config stays (``TuneResult.kept_start``)
+KEPT_START = "Kept the start config: measured again after the search, no config beat it by more than the noise margin"
+
+
 def improvement(result: TuneResult) -> str:
-    """``throughput 812 -> 1460 req/s (1.80x), P99 9.1 -> 7.7 ms``: chosen against the start config."""
+    """``throughput 812 -> 1460 req/s (1.80x), P99 9.1 -> 7.7 ms``: chosen against the start config
+    (:data:`KEPT_START` when the start config stays: there is no other config to compare)."""
+    if result.kept_start:
+        return KEPT_START
     best = result.best_estimate
     start = result.start_estimate
     if best is None:
@@ -96,10 +103,7 @@ def summary_lines(result: TuneResult) -> list[str]:
         for name, before, after in config_changes(result):
             lines.append(f"  {name:<16} {before:>8} -> {after}" + ("" if before != after else "  (unchanged)"))
         if result.kept_start:
-            lines.append(
-                "Kept the start config: measured again after the search, no config beat it by more "
-                "than the noise margin"
-            )
+            lines.append(KEPT_START)
         else:
             again = " (start config measured again after the search)" if result.start_again is not None else ""
             lines.append(f"Against the start config, same run{again}: {improvement(result)}")

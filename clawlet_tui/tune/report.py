@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..report import format_for_path
-from .output import config_changes, front, improvement, trial_numbers_on_front
+from .output import KEPT_START, config_changes, front, improvement, trial_numbers_on_front
 from .space import describe_point
 from .tuner import Trial, TuneResult
 
@@ -164,10 +164,7 @@ def render_markdown(result: TuneResult) -> str:
         lines += ["| field | start | chosen |", "| --- | --- | --- |"]
         lines += [f"| `{name}` | {before} | {after} |" for name, before, after in config_changes(r)]
         if r.kept_start:
-            verdict = (
-                "Kept the start config: measured again after the search, no config beat it by more than the "
-                "noise margin."
-            )
+            verdict = f"{KEPT_START}."
         else:
             again = ", the start config measured again after the search" if r.start_again is not None else ""
             verdict = (

@@ -173,3 +173,11 @@ async def test_the_winner_must_beat_the_start_config_measured_again(
     assert result.kept_start is kept
     assert result.best_config is not None and result.best_config.batch_size == (2 if kept else 4)
     assert result.start_estimate.throughput_rps == start_again
+    # every report says the same: kept, or the gain over the start config measured again
+    from clawlet_tui.tune.output import KEPT_START
+
+    chosen = json.loads(render_json(result))["chosen"]
+    assert (chosen["improvement"] == KEPT_START) is kept
+    assert (KEPT_START in render_markdown(result)) is kept
+    if not kept:
+        assert chosen["improvement"].startswith("throughput 100 -> 110 req/s (1.10x)")
