@@ -147,7 +147,7 @@ def snapshot_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
     yield HistogramMetricFamily(
         "clawlet_request_latency_seconds",
         "Latency of successful requests, from submission (or intended send time) to result, whole run.",
-        buckets=latency_buckets(_total_latency_histogram(snapshot), total.count),
+        buckets=latency_buckets(snapshot.total_latency_histogram, total.count),
         sum_value=total.mean_ms * total.count / 1000.0,
     )
     yield window_latency_summary(snapshot)
@@ -329,9 +329,3 @@ def _cache_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
         "clawlet_cache_l2_bypassed_total", "Misses that skipped L2 because its reads were backed up.",
         value=cache.l2_bypassed,
     )
-
-
-def _total_latency_histogram(snapshot: MetricsSnapshot) -> tuple[tuple[float, float, int], ...] | None:
-    # The whole-run latency histogram; its display edges are real bucket edges of the
-    # engine's LogHistogram, so the counts at each bound are exact
-    return snapshot.total_latency_histogram
