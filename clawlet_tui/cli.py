@@ -30,9 +30,10 @@ import dataclasses
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .engine.config import (
@@ -44,6 +45,9 @@ from .engine.config import (
 from .engine.errors import ClawletError, ConfigError
 from .engine.snapshot import MetricsSnapshot
 from .tune import command as tune_command
+
+if TYPE_CHECKING:
+    from .observability import LatestSnapshot
 
 PROG = "clawlet-tui"
 EXIT_EXTERNAL = 1
@@ -186,21 +190,24 @@ def _add_metrics_option(parser: argparse.ArgumentParser, dest: str = "metrics_po
     )
 
 
-def _start_metrics(port: int | None) -> tuple[Any, Any]:
-    """Start the /metrics server before any load (a taken port is bad input: exit 2).
-
-    Returns ``(server, latest)``: the engine side publishes snapshots to ``latest``; both
-    are None without ``--metrics-port``.
-    """
+@contextmanager
+def _metrics_served(port: int | None) -> Iterator[LatestSnapshot | None]:
+    """Serve /metrics while the block runs, started before any load (a taken port: one
+    line, exit 1); yields where the engine side publishes its snapshots, None without
+    ``--metrics-port``."""
     if port is None:
-        return None, None
+        yield None
+        return
     from .observability import LatestSnapshot, MetricsServer
 
     latest = LatestSnapshot()
     server = MetricsServer(port, latest.get)
     server.start()
     print(f"{PROG}: metrics at {server.url}", file=sys.stderr, flush=True)
-    return server, latest
+    try:
+        yield latest
+    finally:
+        server.stop()
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -378,18 +385,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         check_backend(backend_url, args.dashboard_model_name or getattr(preset, "backend_model", None))
     from .tui.app import run_dashboard
 
-    metrics, latest = _start_metrics(args.dashboard_metrics_port)
     stop = _DashboardStop()
-    try:
-        with stop.installed():
-            code = run_dashboard(
-                preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
-                backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
-                in_process=args.dashboard_in_process, on_snapshot=latest.publish if latest is not None else None,
-            )
-    finally:
-        if metrics is not None:
-            metrics.stop()
+    with _metrics_served(args.dashboard_metrics_port) as latest, stop.installed():
+        code = run_dashboard(
+            preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
+            backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
+            in_process=args.dashboard_in_process, on_snapshot=latest.publish if latest is not None else None,
+        )
     return stop.exit_code if stop.signum is not None else code
 
 
@@ -480,20 +482,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     preset = load_preset(args.preset)
     name = args.model_name or default_served_name(preset.model_spec)
-    metrics, latest = _start_metrics(args.metrics_port)
-    try:
-        # model and engine built as for `run` (one builder), with a temporary L2 unless the
-        # config names a directory; the load generator it also builds is never started
-        # serve always serves the preset's own model, even when the preset runs its load
-        # against a backend_url (`serve --preset remote` is that backend)
-        local = dataclasses.replace(preset, backend_url=None, backend_model=None)
-        with build_session(local, overrides=parse_overrides(args.sets)) as session:
-            return run_server(
-                host=args.host, port=args.port, model_name=name, signal_exit=True, metrics=latest, session=session,
-            )
-    finally:
-        if metrics is not None:
-            metrics.stop()
+    # model and engine built as for `run` (one builder), with a temporary L2 unless the
+    # config names a directory; the load generator it also builds is never started.  serve
+    # always serves the preset's own model, even when the preset runs its load against a
+    # backend_url (`serve --preset remote` is that backend)
+    local = dataclasses.replace(preset, backend_url=None, backend_model=None)
+    with _metrics_served(args.metrics_port) as latest, build_session(
+        local, overrides=parse_overrides(args.sets)
+    ) as session:
+        return run_server(
+            host=args.host, port=args.port, model_name=name, signal_exit=True, metrics=latest, session=session,
+        )
 
 
 def default_served_name(spec: dict[str, Any] | None) -> str:
@@ -529,24 +528,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     _announce_plan(preset, args.duration, runs=1)
     watch = RunWatch(sys.stderr)
     signals = SignalWatch()
-    metrics, latest = _start_metrics(args.metrics_port)
-
-    def progress(snapshot: MetricsSnapshot, stats: Any) -> None:
-        if latest is not None:  # run's progress ticks are on the engine loop: publish from there
-            latest.publish(snapshot)
-        watch.update(snapshot, stats)
-
     try:
-        result = signals.run(
-            lambda: run_preset(
-                preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress,
-                backend_url=args.backend, model_name=args.model_name,
+        with _metrics_served(args.metrics_port) as latest:
+
+            def progress(snapshot: MetricsSnapshot, stats: Any) -> None:
+                if latest is not None:  # run's progress ticks are on the engine loop: publish from there
+                    latest.publish(snapshot)
+                watch.update(snapshot, stats)
+
+            result = signals.run(
+                lambda: run_preset(
+                    preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress,
+                    backend_url=args.backend, model_name=args.model_name,
+                )
             )
-        )
     finally:
         watch.clear()
-        if metrics is not None:
-            metrics.stop()
     watch.finish(result.snapshot)
     if result.interrupted:
         result = dataclasses.replace(result, interrupt_signal=signals.signal_name)

@@ -404,17 +404,20 @@ def test_metrics_port_taken_is_one_line_and_exit_1_before_any_load(capsys, comma
 
 def test_run_serves_metrics_that_match_its_report(capsys, monkeypatch):
     """The exporter's last snapshot is the run's own: requests_total{ok} equals the report's count."""
+    from contextlib import contextmanager
+
     from clawlet_tui.observability import LatestSnapshot
 
     seen: list[LatestSnapshot] = []
-    original = cli._start_metrics
+    original = cli._metrics_served
 
+    @contextmanager
     def spy(port):
-        server, latest = original(port)
-        seen.append(latest)
-        return server, latest
+        with original(port) as latest:
+            seen.append(latest)
+            yield latest
 
-    monkeypatch.setattr(cli, "_start_metrics", spy)
+    monkeypatch.setattr(cli, "_metrics_served", spy)
     code, out, err = run_main(capsys, "run", "--preset", "steady", "--duration", "1", "--metrics-port", "0")
     assert code == 0 and "metrics at http://127.0.0.1:" in err
     snapshot = seen[0].get()
