@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .admission import SecondHitFilter
 from .config import OptimizationConfig
 from .deadlines import Deadlines
 from .errors import EngineStopped, RequestTimeout
@@ -237,6 +238,10 @@ class DiskStore:
         self.disabled_reason: str | None = None
         #: ``hash()`` of every key that may be on disk; None until loaded (every key may be)
         self._index: set[int] | None = None
+        #: entries and bytes on disk, as of the last job on the I/O thread: :meth:`stats`
+        #: is called on the event loop, which must not wait for SQLite
+        self._count = 0
+        self._volume = 0
 
     def load_index(self) -> None:
         """Read the keys on disk into the index.  Called once, from the I/O thread.
@@ -245,12 +250,18 @@ class DiskStore:
         order), so the index then holds every key on disk.  A key diskcache cannot give
         back as a string (a foreign row) leaves the index unloaded: every lookup reads.
         """
+        self.refresh_totals()
         try:
             index = {hash(key) for key in self._cache.iterkeys()}
         except Exception as exc:
             log.info("L2 key index at %s not loaded (%s); every lookup reads the disk", self.directory, exc)
             return
         self._index = index
+
+    def refresh_totals(self) -> None:
+        """Read the entry count and bytes on disk (I/O: call it off the event loop)."""
+        self._count = self.count()
+        self._volume = self.volume()
 
     def absent(self, key: str) -> bool:
         """True if the index shows ``key`` is not on disk: a miss, counted, with no I/O.
@@ -310,6 +321,7 @@ class DiskStore:
                         self._index.add(hash(key))
         except Exception as exc:  # disk full, read-only, corrupted database
             self._disable(exc)
+        self.refresh_totals()
 
     def _disable(self, exc: BaseException) -> None:
         if self.disabled_reason is None:
@@ -330,6 +342,7 @@ class DiskStore:
             self._cache.clear()
         except Exception as exc:
             self._disable(exc)
+        self.refresh_totals()
 
     def volume(self) -> int:
         try:
@@ -352,11 +365,11 @@ class DiskStore:
     def stats(self) -> CacheLevelStats:
         return CacheLevelStats(
             enabled=self.enabled,
-            size=self.count(),
+            size=self._count,
             capacity_bytes=self.size_limit_bytes,
             hits=self.hits,
             misses=self.misses,
-            volume_bytes=self.volume(),
+            volume_bytes=self._volume,
         )
 
 
@@ -416,7 +429,9 @@ class MultiLevelCache:
       I/O thread owned here; a miss on a key L2 does not hold costs no read (the store's
       key index); writes go behind the response, gathered for ``_WRITE_DELAY_S`` into
       one transaction, at most ``_L2_BACKLOG_LIMIT`` waiting (more are counted as
-      skipped); any L2 error disables it, keeps the reason (``l2_disabled_reason``) and
+      skipped); with ``l2_admission = "second_hit"`` a value is written only when its key
+      is computed for the second time (the first counts one ``l2_declined``: see
+      :mod:`.admission`); any L2 error disables it, keeps the reason (``l2_disabled_reason``) and
       serving goes on without it.
     * :meth:`stop` cancels the lookups still running, writes the whole backlog and waits
       for the I/O thread to finish it before L2 is closed.
@@ -443,6 +458,10 @@ class MultiLevelCache:
         self.inflight_joins = 0
         #: misses sent straight to the model because too many L2 reads were already waiting
         self.l2_bypassed = 0
+        #: keys computed once so far: L2 admits a value on its key's second computation
+        self._admission = SecondHitFilter()
+        #: values not written to L2 because their key was computed for the first time
+        self.l2_declined = 0
         self._running = False
         self._io: Executor | None = None
         self._lookups: set[asyncio.Task[None]] = set()
@@ -613,6 +632,9 @@ class MultiLevelCache:
         l2 = self.l2
         if l2 is None or not l2.enabled or not self._config.enable_l2:
             return
+        if self._config.l2_admission == "second_hit" and not self._admission.admit(hash(l2_key)):
+            self.l2_declined += 1
+            return
         if len(self._backlog) >= _L2_BACKLOG_LIMIT:
             l2.skipped += 1
             return
@@ -712,6 +734,7 @@ class MultiLevelCache:
             self.l2.reset_counters()
         self.inflight_joins = 0
         self.l2_bypassed = 0
+        self.l2_declined = 0
 
     # -- reading ------------------------------------------------------------------------
 
@@ -737,6 +760,7 @@ class MultiLevelCache:
             l2=l2.stats() if l2 is not None else CacheLevelStats(),
             inflight_joins=self.inflight_joins,
             l2_bypassed=self.l2_bypassed,
+            l2_declined=self.l2_declined,
             hit_rate=self.hit_rate(),
             l2_disabled_reason=self.l2_disabled_reason,
         )

@@ -84,6 +84,10 @@ class OptimizationConfig:
     enable_cache: bool = True
     #: use the L2 disk cache behind L1
     enable_l2: bool = True
+    #: which computed values L2 stores: "second_hit" (a key's value is written the second
+    #: time it is computed, so keys asked for once cost no disk write; engine/admission.py)
+    #: or "always" (every value, as the seed's cache does)
+    l2_admission: str = "second_hit"
     #: on a failed batch, retry it split in halves so only the bad requests fail
     isolate_failures: bool = True
     #: reject a request at once when the fitted cost model shows it cannot finish within
@@ -195,6 +199,7 @@ _RULES: dict[str, Rule] = {
     "enable_batching": Rule(bool),
     "enable_cache": Rule(bool),
     "enable_l2": Rule(bool),
+    "l2_admission": Rule(str, choices=("second_hit", "always")),
     "isolate_failures": Rule(bool),
     "shed_late": Rule(bool),
     "blas_threads": Rule(int, 1, 256),

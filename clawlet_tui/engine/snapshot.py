@@ -132,6 +132,9 @@ class CacheStats:
     inflight_joins: int = 0
     #: misses that skipped L2 because its reads were backed up (overload)
     l2_bypassed: int = 0
+    #: computed values not written to L2: the first computation of their key
+    #: (``l2_admission = "second_hit"``)
+    l2_declined: int = 0
     #: requests answered from either level / requests that looked in the cache
     hit_rate: float = 0.0
     #: why L2 was switched off at run time, if it was

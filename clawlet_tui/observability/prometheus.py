@@ -329,3 +329,8 @@ def _cache_families(snapshot: MetricsSnapshot) -> Iterator[Metric]:
         "clawlet_cache_l2_bypassed_total", "Misses that skipped L2 because its reads were backed up.",
         value=cache.l2_bypassed,
     )
+    yield CounterMetricFamily(
+        "clawlet_cache_l2_declined_total",
+        "Computed values not written to L2 because their key was computed for the first time.",
+        value=cache.l2_declined,
+    )

@@ -110,6 +110,7 @@ METRICS: dict[str, dict[str, str]] = {
         "l2_volume": "L2 volume on disk",
         "l2_size_limit": "L2 size limit",
         "l2_bypassed": "L2 skipped (reads backed up)",
+        "l2_declined": "L2 writes declined (key computed once)",
         "l2_disabled_reason": "L2 switched off because",
         # memory
         "memory_budget": "Memory budget",
@@ -224,6 +225,7 @@ METRICS: dict[str, dict[str, str]] = {
         "l2_volume": "L2 磁盘占用",
         "l2_size_limit": "L2 容量上限",
         "l2_bypassed": "跳过 L2（读取积压）",
+        "l2_declined": "未写入 L2（键仅计算一次）",
         "l2_disabled_reason": "L2 停用原因",
         "memory_budget": "内存预算",
         "memory_threshold": "GC 触发阈值",

@@ -243,6 +243,7 @@ def cache_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
         Row("l2_volume", c.l2.volume_bytes, "B"),
         Row("l2_size_limit", c.l2.capacity_bytes, "B"),
         Row("l2_bypassed", c.l2_bypassed, "requests"),
+        Row("l2_declined", c.l2_declined, "values"),
     ]
     if c.l2_disabled_reason:
         rows.append(Row("l2_disabled_reason", c.l2_disabled_reason))

@@ -391,8 +391,9 @@ async def counting_cache(tmp_path, monkeypatch):
     CountingStore.reads = []
     caches = []
 
-    async def make():
-        config = OptimizationConfig(l2_cache_dir=str(tmp_path / "l2"))
+    async def make(**changes):
+        changes.setdefault("l2_admission", "always")
+        config = OptimizationConfig(l2_cache_dir=str(tmp_path / "l2"), **changes)
         deadlines = Deadlines(lambda future, timeout_s: future.set_exception(RequestTimeout("late")))
         cache = MultiLevelCache(config, "m", deadlines=deadlines)
         caches.append(cache)
@@ -403,6 +404,42 @@ async def counting_cache(tmp_path, monkeypatch):
     yield make
     for cache in caches:
         await cache.stop()
+
+
+async def test_second_hit_admission_writes_a_value_the_second_time_its_key_is_computed(counting_cache):
+    cache = await counting_cache(l2_admission="second_hit")
+    compute = Computations(42)
+    assert await cache.get_or_compute(21, compute, None) == 42
+    await cache.flush()
+    stats = cache.stats()
+    assert stats.l2.size == 0 and stats.l2_declined == 1  # asked for once: not written
+    cache.l1.clear()
+    assert await cache.get_or_compute(21, compute, None) == 42  # computed again ...
+    await cache.flush()
+    stats = cache.stats()
+    assert compute.calls == 2 and stats.l2.size == 1 and stats.l2_declined == 1  # ... and admitted
+    cache.l1.clear()
+    assert await cache.get_or_compute(21, compute, None) == 42
+    assert compute.calls == 2 and cache.stats().l2.hits == 1  # from disk from now on
+
+
+async def test_a_unique_key_load_writes_nothing_to_l2_under_second_hit_admission(counting_cache):
+    cache = await counting_cache(l2_admission="second_hit")
+    for key in range(50):
+        assert await cache.get_or_compute(key, Computations(key), None) == key
+    await cache.flush()
+    stats = cache.stats()
+    assert stats.l2.size == 0 and stats.l2_declined == 50 and stats.l2.misses == 50
+
+
+async def test_switching_admission_to_always_writes_the_next_values(counting_cache):
+    cache = await counting_cache(l2_admission="second_hit")
+    assert await cache.get_or_compute(1, Computations(1), None) == 1
+    cache.reconfigure(cache._config.replace(l2_admission="always"))
+    assert await cache.get_or_compute(2, Computations(2), None) == 2
+    await cache.flush()
+    stats = cache.stats()
+    assert stats.l2.size == 1 and stats.l2_declined == 1
 
 
 async def test_l2_miss_on_a_never_written_key_reads_nothing(counting_cache):

@@ -194,7 +194,8 @@ REFERENCE = {
     "enable_l2": ("bool", None, None, False),
     "isolate_failures": ("bool", None, None, False),
     "shed_late": ("bool", None, None, False),
-    "batch_policy": ("choice", None, None, False),
+    "batch_policy": ("choice", ("adaptive", "eager", "timeout"), None, False),
+    "l2_admission": ("choice", ("second_hit", "always"), None, False),
     "blas_threads": ("int", 1, 256, False),
 }
 
@@ -208,7 +209,7 @@ def reference_ok(name: str, value) -> bool:
     if kind == "str":
         return isinstance(value, str) and value.strip() != ""
     if kind == "choice":
-        return value in ("adaptive", "eager", "timeout")
+        return isinstance(value, str) and value in low
     if isinstance(value, bool):
         return False
     if kind == "int" and not isinstance(value, int):
@@ -227,7 +228,7 @@ values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=0.0, max_value=2.0),
     st.text(max_size=4),
-    st.sampled_from(["adaptive", "eager", "timeout", "Adaptive"]),
+    st.sampled_from(["adaptive", "eager", "timeout", "Adaptive", "second_hit", "always", "Always"]),
     st.lists(st.integers(), max_size=2),
 )
 

@@ -26,7 +26,7 @@ def double(x):
 
 async def test_l2_hit_is_promoted_to_l1_without_calling_the_model(make_engine, gates, wait_until):
     first_gate = gates(double)
-    first = await make_engine(first_gate.model("m"), batch_timeout_s=0.001)
+    first = await make_engine(first_gate.model("m"), batch_timeout_s=0.001, l2_admission="always")
     assert await first.submit(21) == 42
     array = np.arange(4, dtype=np.float32)
     np.testing.assert_array_equal(await first.submit(array), array * 2)
@@ -36,7 +36,7 @@ async def test_l2_hit_is_promoted_to_l1_without_calling_the_model(make_engine, g
     assert first_gate.calls == 2
 
     second_gate = gates(double)
-    second = await make_engine(second_gate.model("m"), batch_timeout_s=0.001)
+    second = await make_engine(second_gate.model("m"), batch_timeout_s=0.001, l2_admission="always")
     assert await second.submit(21) == 42
     np.testing.assert_array_equal(await second.submit(array.copy()), array * 2)
     assert second_gate.calls == 0
@@ -49,23 +49,23 @@ async def test_l2_hit_is_promoted_to_l1_without_calling_the_model(make_engine, g
 
 
 async def test_l2_is_keyed_by_model_namespace(make_engine, gates, wait_until):
-    a = await make_engine(gates(double).model("a"), batch_timeout_s=0.001)
+    a = await make_engine(gates(double).model("a"), batch_timeout_s=0.001, l2_admission="always")
     assert await a.submit(5) == 10
     await wait_until(lambda: a.snapshot().cache.l2.size == 1)
     await a.stop()
     other = gates(lambda x: x + 1)
-    b = await make_engine(other.model("b"), batch_timeout_s=0.001)
+    b = await make_engine(other.model("b"), batch_timeout_s=0.001, l2_admission="always")
     assert await b.submit(5) == 6 and other.calls == 1
 
 
 async def test_l2_does_not_mix_models_with_different_weights(make_engine, wait_until):
     x = np.ones(8, dtype=np.float32)
     m0, m1 = MLPModel((8, 16, 8), seed=0), MLPModel((8, 16, 8), seed=1)
-    e0 = await make_engine(m0, batch_timeout_s=0.001)
+    e0 = await make_engine(m0, batch_timeout_s=0.001, l2_admission="always")
     await e0.submit(x)
     await wait_until(lambda: e0.snapshot().cache.l2.size == 1)
     await e0.stop()
-    e1 = await make_engine(m1, batch_timeout_s=0.001)
+    e1 = await make_engine(m1, batch_timeout_s=0.001, l2_admission="always")
     np.testing.assert_allclose(await e1.submit(x), m1.predict([x])[0], rtol=1e-5)
 
 
@@ -491,7 +491,7 @@ class HeldWrites(concurrent.futures.Executor):
 
 
 async def test_stop_flushes_pending_l2_writes(make_engine, gates, tmp_l2, wait_until):
-    engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001)
+    engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001, l2_admission="always")
     cache = engine._cache
     cache._io = HeldWrites(cache._io, cache.l2.put_many)
     assert await engine.submit(21) == 42
@@ -506,7 +506,7 @@ async def test_stop_flushes_pending_l2_writes(make_engine, gates, tmp_l2, wait_u
 
 
 async def test_stop_writes_values_not_yet_handed_to_the_io_thread(make_engine, gates, tmp_l2):
-    engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001)
+    engine = await make_engine(gates(double).model("m"), batch_timeout_s=0.001, l2_admission="always")
     assert [await engine.submit(x) for x in range(5)] == [0, 2, 4, 6, 8]
     await engine.stop()  # whatever the write-behind still holds is written now
     store = DiskStore(tmp_l2.directory, size_limit_bytes=2**20, ttl_s=60)
@@ -518,7 +518,7 @@ async def test_stop_writes_values_not_yet_handed_to_the_io_thread(make_engine, g
 
 async def test_clear_cache_is_not_undone_by_pending_l2_writes(make_engine, gates, wait_until):
     gate = gates(double)
-    engine = await make_engine(gate.model("m"), batch_timeout_s=0.001)
+    engine = await make_engine(gate.model("m"), batch_timeout_s=0.001, l2_admission="always")
     cache = engine._cache
     cache._io = HeldWrites(cache._io, cache.l2.put_many)
     assert await engine.submit(21) == 42
@@ -540,13 +540,13 @@ async def test_backed_up_l2_reads_are_skipped_not_queued(make_engine, gates, wai
     from clawlet_tui.engine import cache as cache_module
 
     first_gate = gates(double)
-    first = await make_engine(first_gate.model("m"), batch_timeout_s=0.001)
+    first = await make_engine(first_gate.model("m"), batch_timeout_s=0.001, l2_admission="always")
     assert await first.submit(21) == 42
     await wait_until(lambda: first.snapshot().cache.l2.size == 1)
     await first.stop()
 
     gate = gates(double)
-    engine = await make_engine(gate.model("m"), batch_timeout_s=0.001)
+    engine = await make_engine(gate.model("m"), batch_timeout_s=0.001, l2_admission="always")
     engine._cache._l2_reads = cache_module._L2_READS_LIMIT  # as if that many reads were waiting
     assert await engine.submit(21) == 42  # on disk, but the reads are backed up: computed
     assert gate.calls == 1

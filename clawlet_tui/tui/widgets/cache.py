@@ -37,6 +37,8 @@ class CachePanel(MetricPanel):
             if is_narrow(width):  # one chunk that fits a narrow line: "L2 14.1 MiB/256.0 MiB"
                 disk = f"L2 {fmt_bytes(c.l2.volume_bytes)}/{fmt_bytes(c.l2.capacity_bytes)}"
         chunks = [f"joins {fmt_count(c.inflight_joins)}", disk]
+        if c.l2_declined:  # l2_admission = second_hit: values of keys computed once
+            chunks.append(f"L2 declined {fmt_count(c.l2_declined)}")
         note = pack(chunks, width)
         if c.l2_bypassed:
             note += f"\n[$warning]L2 skipped {fmt_count(c.l2_bypassed)} (reads backed up)[/]"
