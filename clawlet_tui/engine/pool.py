@@ -120,9 +120,15 @@ class ConnectionPool(Generic[S]):
             raise
 
     def _take(self) -> S | None:
-        """An idle session, or a new one if the pool has room; marked in use."""
+        """An idle session, or a new one if the pool has room; marked in use.
+
+        The most recently released session goes first (last in, first out): below
+        saturation one worker thread then takes nearly every batch and stays warm (its
+        stack, caches and scheduler state), instead of each batch waking the thread that
+        has slept longest.  Shrinking retires from the other end, the coldest.
+        """
         if self._idle:
-            session = self._idle.popleft()
+            session = self._idle.pop()
         elif self.total < self.size:
             session = self._factory()
             self.created += 1
