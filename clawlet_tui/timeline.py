@@ -14,8 +14,10 @@ as the run goes; it never counts anything itself:
   and the previous one (the difference of the cache's cumulative counters, as a
   Prometheus ``rate()`` would compute it); ``None`` when no lookup happened (cache off).
 
-When a tick comes late (the loop was busy for more than a second), the seconds it finds
-share its gauges and hit rate.  The last, unfinished second of a run is not in the
+A second in which nothing ended (a stall) has no slot in the monitor; it is recorded as
+the monitor's window counts it, zero throughput and no latency (0.0).  When a tick comes
+late (the loop was busy for more than a second), the seconds it finds share its gauges
+and hit rate.  The last, unfinished second of a run is not in the
 timeline.  A run keeps one row per second it lasted: an hour is 3,600 small rows.
 
 Times are the engine's uptime at the end of the second (``t_s``), the clock the
@@ -24,12 +26,26 @@ monitor's events and alerts use, so an alert's interval can be drawn on the same
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 from .engine.snapshot import MetricsSnapshot, SeriesPoint
 
-__all__ = ["TIMELINE_FIELDS", "Timeline", "TimelinePoint", "TimelineRecorder"]
+__all__ = ["TIMELINE_FIELDS", "AlertInterval", "Timeline", "TimelinePoint", "TimelineRecorder"]
+
+
+@dataclass(frozen=True)
+class AlertInterval:
+    """An alert that fired during a run, on the timeline's clock (engine uptime, seconds).
+
+    What the HTML report shades on its time charts; ``end_s`` is None for an alert still
+    firing when the run ended.
+    """
+
+    name: str
+    start_s: float
+    end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +108,8 @@ class TimelineRecorder:
     """Collects a run's seconds from successive engine snapshots (see the module docstring).
 
     Feed it every snapshot the run takes (:meth:`observe`), in order; it keeps the seconds
-    it has not seen yet.  A metrics reset (uptime going back) starts the timeline again.
+    it has not seen yet.  A metrics reset (uptime or the cache's counters going back)
+    starts the timeline again.
     """
 
     def __init__(self) -> None:
@@ -109,9 +126,9 @@ class TimelineRecorder:
     def observe(self, snapshot: MetricsSnapshot, *, hit_rate: bool = True) -> int:
         """Record the finished seconds of ``snapshot`` not yet recorded; returns how many."""
         hits, lookups = _cache_counters(snapshot)
-        if (snapshot.series and snapshot.series[-1].t_s < self._last_t_s) or lookups < self._lookups:
+        if snapshot.uptime_s < self._last_t_s or lookups < self._lookups:
             self._restart()  # the engine's metrics were reset
-        new = [p for p in snapshot.series if p.t_s > self._last_t_s]
+        new = _with_empty_seconds([p for p in snapshot.series if p.t_s > self._last_t_s], self._last_t_s, snapshot)
         rate: float | None = None
         if hit_rate and lookups > self._lookups:
             rate = (hits - self._hits) / (lookups - self._lookups)
@@ -123,6 +140,20 @@ class TimelineRecorder:
 
     def timeline(self) -> Timeline:
         return Timeline(tuple(self._points))
+
+
+def _with_empty_seconds(points: list[SeriesPoint], after_t_s: float, snapshot: MetricsSnapshot) -> list[SeriesPoint]:
+    """``points`` with the finished seconds the monitor has no slot for (nothing ended in
+    them: a stall) put back as the zeros its window counts them as, so a chart shows the
+    stall instead of drawing a line across it."""
+    finished = max(points[-1].t_s if points else 0.0, float(math.floor(snapshot.uptime_s)))
+    have = {p.t_s: p for p in points}
+    filled = []
+    t_s = after_t_s + 1.0
+    while t_s <= finished:
+        filled.append(have.get(t_s) or SeriesPoint(t_s, 0.0, 0.0, 0.0, 0.0, 0, 0.0))
+        t_s += 1.0
+    return filled
 
 
 def _cache_counters(snapshot: MetricsSnapshot) -> tuple[int, int]:

@@ -191,7 +191,7 @@ def test_format_for_path(name, fmt):
 
 
 def test_unknown_extension_is_a_config_error():
-    with pytest.raises(ConfigError, match="must end in .md, .json or .csv"):
+    with pytest.raises(ConfigError, match="must end in .md, .json, .csv or .html"):
         format_for_path("report.txt")
     with pytest.raises(ConfigError):
         render(None, "xml")  # type: ignore[arg-type]
