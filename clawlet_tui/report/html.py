@@ -46,7 +46,9 @@ ALERT_COLOUR = "#d62728"
 CHART_HEIGHT_PX = 340
 SMALL_CHART_HEIGHT_PX = 260
 
-__all__ = ["CHART_IDS", "INSTALL_HINT", "render_html", "require_plotly"]
+__all__ = [
+    "CHART_IDS", "INSTALL_HINT", "chart_div", "chart_layout", "log_range", "escape", "html_page", "plotlyjs_version", "render_html", "require_plotly",
+]
 
 
 def require_plotly() -> None:
@@ -62,27 +64,32 @@ def require_plotly() -> None:
 
 def render_html(report: Report, lang: str = "en") -> str:
     require_plotly()
-    import plotly.offline
-
     labels = Labels(lang)
     runs = report.runs
     title = _title(report, labels)
-    body: list[str] = [f"<h1>{_e(title)}</h1>"]
-    body += [f"<p class='note'>{_e(_note(run, labels))}</p>" for run in runs if run.interrupted]
+    body: list[str] = [f"<h1>{escape(title)}</h1>"]
+    body += [f"<p class='note'>{escape(_note(run, labels))}</p>" for run in runs if run.interrupted]
     if report.kind == "compare":
-        body += [f"<h2>{_e(labels.section('comparison'))}</h2>", _comparison_table(report, labels)]
-    body += [f"<h2>{_e(labels.text('key_figures'))}</h2>", _summary_table(runs, labels)]
-    body += [f"<h2>{_e(labels.text('charts'))}</h2>"]
+        body += [f"<h2>{escape(labels.section('comparison'))}</h2>", _comparison_table(report, labels)]
+    body += [f"<h2>{escape(labels.text('key_figures'))}</h2>", _summary_table(runs, labels)]
+    body += [f"<h2>{escape(labels.text('charts'))}</h2>"]
     if not any(len(run.timeline) for run in runs):
-        body.append(f"<p class='note'>{_e(labels.text('no_timeline'))}</p>")
+        body.append(f"<p class='note'>{escape(labels.text('no_timeline'))}</p>")
     else:
-        body.append(f"<p class='small'>{_e(labels.text('timeline_note'))}</p>")
-    body += [_div(figure, chart_id, CHART_HEIGHT_PX) for chart_id, figure in _main_charts(runs, labels)]
+        body.append(f"<p class='small'>{escape(labels.text('timeline_note'))}</p>")
+    body += [chart_div(figure, chart_id, CHART_HEIGHT_PX) for chart_id, figure in _main_charts(runs, labels)]
     body.append("<div class='grid'>")
-    body += [_div(figure, chart_id, SMALL_CHART_HEIGHT_PX) for chart_id, figure in _small_charts(runs, labels)]
+    body += [chart_div(figure, chart_id, SMALL_CHART_HEIGHT_PX) for chart_id, figure in _small_charts(runs, labels)]
     body.append("</div>")
-    body.append(f"<p class='small'>{_e(labels.text('offline_note').format(_plotlyjs_version()))}</p>")
-    return _PAGE.format(lang=_e(lang), title=_e(title), plotlyjs=plotly.offline.get_plotlyjs(), body="\n".join(body))
+    body.append(f"<p class='small'>{escape(labels.text('offline_note').format(plotlyjs_version()))}</p>")
+    return html_page(title, body, lang)
+
+
+def html_page(title: str, body: Sequence[str], lang: str = "en") -> str:
+    """A whole page around ``body`` (HTML fragments), with plotly.js inlined in its head."""
+    import plotly.offline
+
+    return _PAGE.format(lang=escape(lang), title=escape(title), plotlyjs=plotly.offline.get_plotlyjs(), body="\n".join(body))
 
 
 # -- tables ---------------------------------------------------------------------------------
@@ -129,8 +136,8 @@ def _cell(row: Row | None, labels: Labels) -> str:
 
 
 def _table(header: Sequence[str], body: Sequence[Sequence[str]], *, table_id: str) -> str:
-    head = "".join(f"<th>{_e(cell)}</th>" for cell in header)
-    rows = "".join("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in cells) + "</tr>" for cells in body)
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>" for cells in body)
     return f"<table id='{table_id}'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -153,7 +160,7 @@ def _main_charts(runs: Sequence[RunReport], labels: Labels) -> list[tuple[str, g
     # log axes: P50 and P99 (and a baseline beside an optimized run) are often decades apart,
     # and batch counts of the common size dwarf the rest
     latency = _time_figure(labels.text("chart_latency"), "ms", labels, log=True)
-    batches = go.Figure(layout=_layout(labels.text("chart_batch_sizes"), labels.text("axis_batches"), log=True))
+    batches = go.Figure(layout=chart_layout(labels.text("chart_batch_sizes"), labels.text("axis_batches"), log=True))
     # one bar per size that ran (a category axis: no half sizes between the bars)
     batches.update_layout(barmode="group", xaxis={"title": {"text": labels.text("axis_batch_size")}, "type": "category"})
     for run in runs:
@@ -182,7 +189,7 @@ def _main_charts(runs: Sequence[RunReport], labels: Labels) -> list[tuple[str, g
             name=labels.text("slo_line").format(format_value(slo, "", labels)),
             line={"color": ALERT_COLOUR, "dash": "dash", "width": 1.5},
         ))
-    latency.update_yaxes(range=_log_range([
+    latency.update_yaxes(range=log_range([
         *(v for run in runs for name in ("p50_ms", "p99_ms", "mean_ms") for v in run.timeline.column(name)),
         *(() if slo is None else (slo,)),
     ]))
@@ -223,12 +230,12 @@ def _small_charts(runs: Sequence[RunReport], labels: Labels) -> list[tuple[str, 
 def _time_figure(title: str, unit: str, labels: Labels, *, log: bool = False) -> go.Figure:
     import plotly.graph_objects as go
 
-    figure = go.Figure(layout=_layout(title, unit, log=log))
+    figure = go.Figure(layout=chart_layout(title, unit, log=log))
     figure.update_layout(xaxis_title=labels.text("axis_time"), hovermode="x unified")
     return figure
 
 
-def _layout(title: str, y_title: str, *, log: bool = False) -> dict[str, Any]:
+def chart_layout(title: str, y_title: str, *, log: bool = False) -> dict[str, Any]:
     y_axis: dict[str, Any] = (
         {"title": {"text": f"{y_title} (log)"}, "type": "log"} if log
         else {"title": {"text": y_title}, "rangemode": "tozero"}
@@ -257,7 +264,7 @@ def _shade_alerts(figure: go.Figure, runs: Sequence[RunReport], *, annotate: boo
             )
 
 
-def _log_range(values: Sequence[Any]) -> list[float] | None:
+def log_range(values: Sequence[Any]) -> list[float] | None:
     """A log axis' range (log10 units) around the positive values, a little wider on each
     side; set by hand because plotly's autorange on a log axis runs away when shapes
     (the SLO line, alert bands) are on the chart."""
@@ -287,7 +294,8 @@ def _mib(value: int) -> float:
     return value / _MIB
 
 
-def _div(figure: go.Figure, chart_id: str, height_px: int) -> str:
+def chart_div(figure: go.Figure, chart_id: str, height_px: int = CHART_HEIGHT_PX) -> str:
+    """One chart as a div and the script that draws it (plotly.js comes from the page's head)."""
     import plotly.io
 
     return str(plotly.io.to_html(
@@ -296,13 +304,13 @@ def _div(figure: go.Figure, chart_id: str, height_px: int) -> str:
     ))
 
 
-def _plotlyjs_version() -> str:
+def plotlyjs_version() -> str:
     from plotly.offline import get_plotlyjs_version
 
     return str(get_plotlyjs_version())
 
 
-def _e(text: object) -> str:
+def escape(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
