@@ -193,6 +193,8 @@ def _main_charts(runs: Sequence[RunReport], labels: Labels) -> list[tuple[str, g
         *(v for run in runs for name in ("p50_ms", "p99_ms", "mean_ms") for v in run.timeline.column(name)),
         *(() if slo is None else (slo,)),
     ]))
+    counts = [count for trace in batches.data for count in trace.y]
+    batches.update_yaxes(range=log_range([0.7, *counts]))  # a bar of 1 batch still shows
     for figure in (throughput, latency):
         _shade_alerts(figure, runs, annotate=True)
     return [("chart-throughput", throughput), ("chart-latency", latency), ("chart-batch-sizes", batches)]
