@@ -228,7 +228,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--report", type=Path, default=None, metavar="FILE",
-        help="also write the report to FILE; format by extension: .md, .json or .csv",
+        help="also write the report to FILE; format by extension: .md, .json, .csv (and FILE-timeline.csv) "
+        "or .html (charts; needs the 'report' extra)",
     )
     parser.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the report labels (default: en)"
@@ -652,13 +653,13 @@ def _print(text: str) -> None:
 def _save(args: argparse.Namespace, report: Any) -> None:
     if args.report is None:
         return
-    from .report import save_report
+    from .report import report_files, save_report
 
     try:
-        path = save_report(args.report, report, args.lang)
+        save_report(args.report, report, args.lang)
     except OSError as exc:
         raise _WriteError(f"cannot write report {str(args.report)!r}: {exc.strerror or exc}") from None
-    print(f"report written to {path}", file=sys.stderr)
+    print(f"report written to {', '.join(map(str, report_files(args.report)))}", file=sys.stderr)
 
 
 class _WriteError(ClawletError):

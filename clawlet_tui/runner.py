@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .engine.config import BASELINE, OptimizationConfig, cpu_count
 from .engine.snapshot import MetricsSnapshot
 from .session import MODES, build_session, resolve_config
+from .timeline import Timeline, TimelineRecorder
 
 if TYPE_CHECKING:  # pragma: no cover
     from .load import LoadStats, Preset
@@ -100,6 +101,8 @@ class RunResult:
     in_flight_at_interrupt: int = 0
     #: the preset's latency objective (p99 at or below this many ms), if it has one
     slo_p99_ms: float | None = None
+    #: one row per second of the run (:mod:`clawlet_tui.timeline`), for the report's charts
+    timeline: Timeline = Timeline()
 
     @property
     def config(self) -> OptimizationConfig:
@@ -138,11 +141,12 @@ async def run_preset(
         interrupted = False
         in_flight = 0
         snapshot: MetricsSnapshot | None = None
+        recorder = TimelineRecorder()
         await engine.start()
         try:
             try:
                 await generator.start()
-                snapshot = await _drive(engine, generator, progress)
+                snapshot = await _drive(engine, generator, progress, recorder)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 interrupted = True
                 task = asyncio.current_task()
@@ -161,6 +165,7 @@ async def run_preset(
                 await asyncio.sleep(0)
                 await asyncio.gather(stop_sending, engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S))
                 snapshot = engine.snapshot()
+                recorder.observe(snapshot)
         finally:
             try:
                 await generator.stop()
@@ -182,21 +187,29 @@ async def run_preset(
             interrupted=interrupted,
             in_flight_at_interrupt=in_flight,
             slo_p99_ms=getattr(preset, "slo_p99_ms", None),
+            timeline=recorder.timeline(),
         )
 
 
-async def _drive(engine: Any, generator: Any, progress: Callable[..., None] | None) -> MetricsSnapshot:
-    """Wait for the load to end, reporting progress; return the snapshot taken right after."""
+async def _drive(
+    engine: Any, generator: Any, progress: Callable[..., None] | None, recorder: TimelineRecorder
+) -> MetricsSnapshot:
+    """Wait for the load to end, reporting progress and recording the timeline from the
+    same snapshots; return the snapshot taken right after."""
     waiter = asyncio.ensure_future(generator.wait())
     try:
         while True:
             done, _ = await asyncio.wait({waiter}, timeout=PROGRESS_INTERVAL_S)
+            snapshot = engine.snapshot()
+            recorder.observe(snapshot)
             if progress is not None:
-                progress(engine.snapshot(), generator.stats())
+                progress(snapshot, generator.stats())
             if done:
                 break
         waiter.result()  # re-raise a failure of the generator
-        return engine.snapshot()
+        final = engine.snapshot()
+        recorder.observe(final)
+        return final
     finally:
         if not waiter.done():
             waiter.cancel()
@@ -271,6 +284,8 @@ def result_from_snapshot(
         model_description=model_description,
         preset_description=description,
         slo_p99_ms=None if isinstance(preset, str) else getattr(preset, "slo_p99_ms", None),
+        # the seconds the monitor still holds (its last history_s), without per-second hit rate
+        timeline=Timeline.from_series(snapshot),
     )
 
 

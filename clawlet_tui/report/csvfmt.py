@@ -6,6 +6,13 @@ a comparison the sections of each run are prefixed with its mode (``baseline.sum
 metrics ``<key>.before``, ``<key>.after``, ``<key>.ratio`` and ``<key>.change``.
 Booleans are ``true``/``false``, a missing value is empty, a histogram is
 ``size:count`` pairs separated by spaces.
+
+The timeline goes in a file of its own beside the report (``out.csv`` ->
+``out-timeline.csv``, :func:`timeline_csv_path`), one row per second and run, so that
+``pandas.read_csv`` gets typed columns at once: ``mode`` (``optimized``, ``baseline``),
+then :data:`~clawlet_tui.timeline.TIMELINE_FIELDS` (``t_s`` engine uptime at the end of the
+second, latencies in ms, ``hit_rate`` a fraction 0-1, empty when the cache had no lookup,
+``rss_bytes`` in bytes).
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
+from ..timeline import TIMELINE_FIELDS
 from .model import Report, Value
 
 HEADER = ("section", "metric", "value", "unit")
@@ -40,6 +49,23 @@ def render_csv(report: Report, lang: str = "en") -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     writer.writerows(report_rows(report))
+    return out.getvalue()
+
+
+def timeline_csv_path(path: str | Path) -> Path:
+    """Where the timeline of the CSV report at ``path`` goes: ``out.csv`` -> ``out-timeline.csv``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-timeline{path.suffix}")
+
+
+def render_timeline_csv(report: Report) -> str:
+    """Every run's timeline, long format: ``mode`` then one column per timeline field."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("mode", *TIMELINE_FIELDS))
+    for run in report.runs:
+        for point in run.timeline:
+            writer.writerow((run.mode, *(csv_value(getattr(point, name)) for name in TIMELINE_FIELDS)))
     return out.getvalue()
 
 

@@ -12,6 +12,17 @@ Layout (``version`` 1)::
 Metric and section keys are stable and language-independent; only ``label`` follows
 ``lang``.  Values are raw numbers in the stated unit (percentages 0-100, bytes, ms);
 a batch size histogram is a list of ``[size, count]`` pairs.
+
+Each run also has ``"timeline"``: one list per column of
+:data:`~clawlet_tui.timeline.TIMELINE_FIELDS`, one entry per second of the run
+(``pandas.DataFrame(run["timeline"])`` reads it as is)::
+
+    "timeline": {"t_s": [1.0, 2.0], "throughput_rps": [412.0, 405.0], "p50_ms": [...],
+                 "p99_ms": [...], "mean_ms": [...], "mean_batch_size": [...], "errors": [...],
+                 "hit_rate": [0.71, null], "queue_depth": [...], "busy": [...], "rss_bytes": [...]}
+
+``t_s`` is engine uptime at the end of the second, latencies are ms, ``hit_rate`` a
+fraction 0-1 (``null``: no cache lookup in that interval), ``rss_bytes`` bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..timeline import TIMELINE_FIELDS, Timeline
 from .labels import Labels
 from .markdown import row_label
 from .model import Report, Value
@@ -49,6 +61,7 @@ def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
                     }
                     for section in run.sections
                 },
+                "timeline": timeline_to_dict(run.timeline),
             }
             for run in report.runs
         ],
@@ -70,6 +83,11 @@ def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
 
 def render_json(report: Report, lang: str = "en") -> str:
     return json.dumps(report_to_dict(report, lang), ensure_ascii=False, indent=2) + "\n"
+
+
+def timeline_to_dict(timeline: Timeline) -> dict[str, list[Any]]:
+    """Column-oriented: ``{field: [value per second]}``, floats rounded as elsewhere."""
+    return {name: [json_value(v) for v in timeline.column(name)] for name in TIMELINE_FIELDS}
 
 
 def json_value(value: Value) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ..engine.snapshot import MetricsSnapshot
 from ..runner import RunResult
+from ..timeline import AlertInterval, Timeline
 
 #: histogram values are ``((bucket, count), ...)``
 Histogram = tuple[tuple[int, int], ...]
@@ -73,6 +74,12 @@ class RunReport:
     mode: str
     interrupted: bool
     sections: tuple[Section, ...]
+    #: one row per second of the run (JSON ``timeline``, CSV ``-timeline.csv``, HTML charts)
+    timeline: Timeline = Timeline()
+    #: the preset's p99 objective in ms, if it has one (the line on the latency chart)
+    slo_p99_ms: float | None = None
+    #: alerts that fired, shaded on the HTML report's time charts (empty until alerts exist)
+    alert_intervals: tuple[AlertInterval, ...] = ()
 
     def section(self, key: str) -> Section:
         for section in self.sections:
@@ -154,7 +161,10 @@ def run_report(result: RunResult) -> RunReport:
         Section("configuration", configuration_rows(result)),
         Section("engine_config", engine_config_rows(s)),
     )
-    return RunReport(preset=result.preset, mode=result.mode, interrupted=result.interrupted, sections=sections)
+    return RunReport(
+        preset=result.preset, mode=result.mode, interrupted=result.interrupted, sections=sections,
+        timeline=result.timeline, slo_p99_ms=result.slo_p99_ms,
+    )
 
 
 def _pct(fraction: float) -> float:

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated engine fields to tune (default: {','.join(DEFAULT_PARAMS)})",
     )
     parser.add_argument("--out", type=Path, default=None, metavar="FILE.toml", help="write the tuned preset (same load, chosen [engine])")
-    parser.add_argument("--report", type=Path, default=None, metavar="FILE", help="write every trial to FILE: .md, .json or .csv")
+    parser.add_argument("--report", type=Path, default=None, metavar="FILE", help="write every trial to FILE: .md, .json, .csv or .html (a chart)")
     parser.add_argument("--max-trials", dest="max_trials", type=int, default=None, metavar="N", help="stop after N trials")
     parser.add_argument("--warmup", type=float, default=1.0, metavar="S", help="seconds each trial warms up before measuring (default: 1)")
     parser.add_argument("--window", type=float, default=1.0, metavar="S", help="seconds per measurement window (default: 1)")

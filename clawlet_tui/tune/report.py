@@ -4,7 +4,9 @@
 * ``.json``: the same, for scripts (``format`` ``clawlet-tui-tune``, ``version`` 1);
   latencies in ms, throughput in req/s, success as a fraction 0..1;
 * ``.csv``: one row per trial (``number, role, <each tuned field>, throughput_rps,
-  p50_ms, p99_ms, success, meets_slo, stable, windows, on_front, chosen``).
+  p50_ms, p99_ms, success, meets_slo, stable, windows, on_front, chosen``);
+* ``.html``: the trials as a throughput / P99 scatter with the SLO line and the front
+  (:mod:`.html`, plotly: the ``report`` extra).
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ def save_tune_report(path: str | Path, result: TuneResult) -> Path:
     """Write the report in the format ``path``'s extension names (ConfigError for another)."""
     path = Path(path)
     fmt = format_for_path(path)
-    text = {"markdown": render_markdown, "json": render_json, "csv": render_csv}[fmt](result)
+    if fmt == "html":
+        from .html import render_html
+
+        text = render_html(result)
+    else:
+        text = {"markdown": render_markdown, "json": render_json, "csv": render_csv}[fmt](result)
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -98,7 +98,7 @@ def test_negative_duration_is_one_line(capsys):
         (["run", "--preset", "steady", "--set", "batch_size=eight"], "--set: batch_size must be an integer, got 'eight'"),
         (["run", "--preset", "steady", "--set", "no_such_field=1"], "unknown config field 'no_such_field'"),
         (["compare", "--preset", "steady", "--set", "batch_size"], "--set: 'batch_size': expected FIELD=VALUE"),
-        (["run", "--preset", "steady", "--report", "out.txt"], "report file must end in .md, .json or .csv"),
+        (["run", "--preset", "steady", "--report", "out.txt"], "report file must end in .md, .json, .csv or .html"),
         (["run", "--preset", "steady", "--report", "/no/such/dir/r.md"], "report directory '/no/such/dir' does not exist"),
         (["--set", "enable_cache=maybe"], "enable_cache must be true or false"),
         (["serve", "--preset", "steady", "--set", "max_concurrent=0"], "max_concurrent must be >= 1, got 0"),

@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,21 @@ def test_cancelled_run_still_reports(preset_file):
     assert "Interrupted with Ctrl+C" in text
 
 # Ctrl+C and SIGTERM in a child process: tests/cli/test_signals.py
+
+
+def test_run_html_report_charts_the_runs_own_timeline(capsys, tmp_path):
+    """A real 2.5 s run: its HTML report charts one point per finished second."""
+    pytest.importorskip("plotly")
+    preset = tmp_path / "two.toml"
+    preset.write_text(PRESET.format(name="two", rate=100, duration=2.5), encoding="utf-8")
+    target = tmp_path / "report.html"
+    code, out, err = _main(capsys, "run", "--preset", str(preset), "--report", str(target))
+    assert code == 0, err
+    assert f"report written to {target}" in err
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "clawlet-tui report: two (optimized)" in page
+    match = re.search(r'Plotly\.newPlot\(\s*"chart-throughput",\s*', page)
+    assert match is not None
+    (trace,) = json.JSONDecoder().raw_decode(page, match.end())[0]
+    assert trace["x"][:2] == [1.0, 2.0]
+    assert 0 < sum(trace["y"]) <= 250  # whole seconds of the 250 requests sent

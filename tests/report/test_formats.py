@@ -191,7 +191,7 @@ def test_format_for_path(name, fmt):
 
 
 def test_unknown_extension_is_a_config_error():
-    with pytest.raises(ConfigError, match="must end in .md, .json or .csv"):
+    with pytest.raises(ConfigError, match="must end in .md, .json, .csv or .html"):
         format_for_path("report.txt")
     with pytest.raises(ConfigError):
         render(None, "xml")  # type: ignore[arg-type]
@@ -314,3 +314,47 @@ def test_markdown_sigterm_note(factory):
     assert "Stopped by SIGTERM: 5 requests were in flight" in text
     assert "| Interrupted by | SIGTERM |" in text
     assert "运行被 SIGTERM 终止" in render_markdown(build_run_report(result), "zh")
+
+
+# -- timeline -------------------------------------------------------------------------------
+
+
+def _timeline(offset: float):
+    from clawlet_tui.timeline import Timeline, TimelinePoint
+
+    return Timeline(tuple(
+        TimelinePoint(float(t), offset + t, 1.0, 5.0 + t, 2.0, 4.0, t, None if t == 1 else 0.5, 3, 1, 2**20 * t)
+        for t in (1, 2)
+    ))
+
+
+def test_json_has_each_runs_timeline_as_columns(factory):
+    from clawlet_tui.timeline import TIMELINE_FIELDS
+
+    baseline = factory.result(factory.baseline(), timeline=_timeline(10.0))
+    optimized = factory.result(factory.optimized(), timeline=_timeline(100.0))
+    data = json.loads(render_json(build_compare_report(baseline, optimized)))
+    before, after = (run["timeline"] for run in data["runs"])
+    assert list(after) == list(TIMELINE_FIELDS)
+    assert after["t_s"] == [1.0, 2.0] and after["throughput_rps"] == [101.0, 102.0]
+    assert before["throughput_rps"] == [11.0, 12.0]
+    assert after["hit_rate"] == [None, 0.5]  # no lookups in the first second: null, not 0
+    assert after["rss_bytes"] == [2**20, 2**21]
+
+
+def test_csv_writes_the_timeline_beside_the_report(tmp_path, factory):
+    from clawlet_tui.report import report_files
+    from clawlet_tui.timeline import TIMELINE_FIELDS
+
+    baseline = factory.result(factory.baseline(), timeline=_timeline(10.0))
+    optimized = factory.result(factory.optimized(), timeline=_timeline(100.0))
+    path = save_report(tmp_path / "out.csv", build_compare_report(baseline, optimized))
+    assert report_files(path) == (path, tmp_path / "out-timeline.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out-timeline.csv", "out.csv"]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out-timeline.csv").read_text(encoding="utf-8"))))
+    assert list(rows[0]) == ["mode", *TIMELINE_FIELDS]
+    assert [(r["mode"], r["t_s"], r["throughput_rps"]) for r in rows] == [
+        ("baseline", "1.0", "11.0"), ("baseline", "2.0", "12.0"), ("optimized", "1.0", "101.0"), ("optimized", "2.0", "102.0"),
+    ]
+    assert [r["hit_rate"] for r in rows[:2]] == ["", "0.5"]
+    assert report_files(tmp_path / "x.json") == (tmp_path / "x.json",)

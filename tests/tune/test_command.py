@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ FAST = ["--warmup", "0.05", "--window", "0.1", "--max-windows", "3"]
         (["--budget", "1"], "--budget must be at least 8 s"),
         (["--budget", "soon"], "invalid float value: 'soon'"),
         (["--out", "x.yaml"], "--out must name a .toml file"),
-        (["--report", "x.txt"], "report file must end in .md, .json or .csv"),
+        (["--report", "x.txt"], "report file must end in .md, .json, .csv or .html"),
         (["--max-trials", "1"], "--max-trials must be at least 2"),
     ],
 )
@@ -105,6 +107,16 @@ async def test_a_real_tune_runs_on_one_engine_reconfigured_per_trial_and_account
     assert [t["number"] for t in data["trials"]] == [1, 2, 3, 4]
     assert data["accounting"] == {"sent": result.sent, "completed": result.completed, "failed": 0,
                                   "finished_in_periods": result.sent, "ok": True}
+    if importlib.util.find_spec("plotly") is not None:  # the HTML scatter: one marker per trial
+        from clawlet_tui.tune.html import TRIALS_CHART_ID, render_html
+
+        page = render_html(result)
+        start = re.search(rf'Plotly\.newPlot\(\s*"{TRIALS_CHART_ID}",\s*', page)
+        assert start is not None
+        traces = json.JSONDecoder().raw_decode(page, start.end())[0]
+        markers = [(x, y) for t in traces if t["name"].endswith("the SLO") for x, y in zip(t["x"], t["y"])]
+        assert sorted(markers) == sorted((t.measurement.throughput_rps, t.measurement.p99_ms) for t in result.trials)
+        assert [t["y"] for t in traces if t["name"].startswith("SLO")] == [[500.0, 500.0]]
 
 
 def test_the_command_end_to_end_writes_a_runnable_preset_and_a_report(short_preset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
