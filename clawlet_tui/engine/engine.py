@@ -522,6 +522,8 @@ class ClawletEngine:
             memory=self._memory.stats(),
             concurrency=concurrency,
             pool=self._backend.pool_stats(),
+            # optional in the Backend protocol: only a backend over several servers has rows
+            backends=tuple(getattr(self._backend, "server_stats", tuple)()),
             series=monitor.series(),
             events=recent,
         )

@@ -275,7 +275,23 @@ def concurrency_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
         Row("completed_batches", c.completed_batches, "batches"),
         Row("queue_depth", c.queue_depth, "requests"),
         Row("max_queue_size", c.max_queue_size, "requests"),
+        *backend_rows(s),
     )
+
+
+def backend_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
+    """Per model server, when batches were spread over several (``arg`` is the server's URL)."""
+    rows: list[Row] = []
+    for b in s.backends:
+        rows += [
+            Row("backend_batches", b.batches, "batches", arg=b.url),
+            Row("backend_errors", b.errors, "batches", arg=b.url),
+            Row("backend_retried", b.retried, "batches", arg=b.url),
+            Row("backend_in_flight", b.in_flight, "batches", arg=b.url),
+            Row("backend_ejected", b.ejected, arg=b.url),
+            Row("backend_ejections", b.ejections, "times", arg=b.url),
+        ]
+    return tuple(rows)
 
 
 def pool_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
