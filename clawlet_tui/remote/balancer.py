@@ -154,6 +154,8 @@ class BalancedBackend:
         if self._health is not None or self._reference is not None:
             return
         results = await asyncio.gather(*(self._start_one(s) for s in self._servers))
+        for server in self._servers:
+            server.ejected = True  # until it passed the checks below
         if self._reference is None:
             await self.close()
             problems = "; ".join(str(r) for r in results if r is not None)
@@ -202,7 +204,7 @@ class BalancedBackend:
             await asyncio.gather(health, return_exceptions=True)
         await asyncio.gather(*(s.backend.close() for s in self._servers))
         for server in self._servers:
-            server.started, server.ejected = False, True
+            server.started = False  # ``ejected`` stays as it was: the last rows still say how the run ended
         self._reference = None
 
     # -- health ---------------------------------------------------------------------------
