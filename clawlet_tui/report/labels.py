@@ -319,6 +319,14 @@ TEXT: dict[str, dict[str, str]] = {
         "skipped_note": "The optimized run did not take place because the baseline run was interrupted.",
         "changed_config": "Configuration differences",
         "key_figures": "Key figures",
+        # the per-server table of a run on several model servers (columns)
+        "server": "Model server",
+        "server_batches": "Batches",
+        "server_errors": "Failed",
+        "server_retried": "Retried elsewhere",
+        "server_in_flight": "In flight at end",
+        "server_ejected": "Out of rotation at end",
+        "server_ejections": "Times taken out",
     },
     "zh": {
         "title": "小爪系统性能测试报告",
@@ -343,6 +351,13 @@ TEXT: dict[str, dict[str, str]] = {
         "skipped_note": "优化前的运行被中断，优化后的运行未进行。",
         "changed_config": "配置差异",
         "key_figures": "关键数据",
+        "server": "模型服务器",
+        "server_batches": "批次",
+        "server_errors": "失败",
+        "server_retried": "转到其他服务器重试",
+        "server_in_flight": "结束时进行中",
+        "server_ejected": "结束时已摘除",
+        "server_ejections": "摘除次数",
     },
 }
 

@@ -279,18 +279,20 @@ def concurrency_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
     )
 
 
+#: the rows of each model server (``arg``: its URL), in this order; markdown shows them
+#: as one table line per server
+BACKEND_KEYS = (
+    "backend_batches", "backend_errors", "backend_retried", "backend_in_flight", "backend_ejected", "backend_ejections"
+)
+
+
 def backend_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
     """Per model server, when batches were spread over several (``arg`` is the server's URL)."""
     rows: list[Row] = []
     for b in s.backends:
-        rows += [
-            Row("backend_batches", b.batches, "batches", arg=b.url),
-            Row("backend_errors", b.errors, "batches", arg=b.url),
-            Row("backend_retried", b.retried, "batches", arg=b.url),
-            Row("backend_in_flight", b.in_flight, "batches", arg=b.url),
-            Row("backend_ejected", b.ejected, arg=b.url),
-            Row("backend_ejections", b.ejections, "times", arg=b.url),
-        ]
+        values = (b.batches, b.errors, b.retried, b.in_flight, b.ejected, b.ejections)
+        units = ("batches", "batches", "batches", "batches", "", "times")
+        rows += [Row(key, value, unit, arg=b.url) for key, value, unit in zip(BACKEND_KEYS, values, units)]
     return tuple(rows)
 
 

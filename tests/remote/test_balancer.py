@@ -18,6 +18,7 @@ from aiohttp import web
 
 from clawlet_tui.engine import ClawletEngine, OptimizationConfig
 from clawlet_tui.engine.errors import BackendError, ConfigError
+from clawlet_tui.engine.snapshot import snapshot_from_dict, snapshot_to_dict
 from clawlet_tui.remote import BalancedBackend, running_server
 
 from .conftest import METADATA, MODEL, echo
@@ -231,6 +232,8 @@ async def test_every_request_and_batch_is_accounted_for(fake_v2, tmp_path, accou
     assert first.batches + second.batches == snap.batches.count + first.retried + second.retried
     assert second.errors == 0 and not first.ejected
     assert [b.url for b in snap.backends] == [f.url for f in fakes]
+    # the rows are recorded and replayed with the rest of the snapshot
+    assert snapshot_from_dict(snapshot_to_dict(snap)).backends == snap.backends
 
 
 SERVED_PRESET = """\
