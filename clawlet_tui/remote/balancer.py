@@ -116,7 +116,8 @@ class BalancedBackend:
             for url in urls
         ]
         self.url = ", ".join(s.url for s in self._servers)
-        self.model_name = model_name
+        self._model_name = model_name
+        #: the model's name (the servers' once started)
         self.name = model_name or "remote"
         self.eject_after = eject_after
         self.health_interval_s = health_interval_s
@@ -128,6 +129,11 @@ class BalancedBackend:
         self.model_info = RemoteModelInfo(self)
 
     # -- what RemoteModelInfo reads (from the first server that started) ------------------
+
+    @property
+    def model_name(self) -> str | None:
+        """The name given, or once started the one the servers serve."""
+        return self._reference.backend.model_name if self._reference is not None else self._model_name
 
     @property
     def metadata(self) -> ModelMetadata | None:
@@ -169,6 +175,7 @@ class BalancedBackend:
                     await self.close()
                     raise
                 server.ejected = False
+        self.name = self.model_name or self.name
         if self.health_interval_s is not None:
             self._health = asyncio.create_task(self._health_loop(), name="clawlet-backend-health")
 

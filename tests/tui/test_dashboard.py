@@ -139,6 +139,6 @@ async def test_the_concurrency_panel_has_a_line_per_model_server() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await feed_stream(pilot)
         text = str(app.screen.query_one(ConcurrencyPanel).query_one("#concurrency-text").render())
-    assert re.search(r"10\.0\.0\.1:8000\s+in 2/8\s+batches 340\s+err 0", text), text
-    assert re.search(r"10\.0\.0\.2:8000\s+in 0/8\s+batches 12\s+err 5\s+ejected", text), text
+    assert "10.0.0.1:8000 in 2/8 sent 340 err 0\n" in text, text
+    assert re.search(r"10\.0\.0\.2:8000 in 0/8 sent 12 err 5\s+ejected", text), text
     assert "http://" not in text

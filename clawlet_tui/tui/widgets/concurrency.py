@@ -31,19 +31,22 @@ class ConcurrencyPanel(MetricPanel):
             # narrow: the line above already says "pool"
             [f"{'' if is_narrow(width) else 'pool '}waits {fmt_count(p.waits)}", f"discarded {p.discarded}"],
             [f"batches done {fmt_count(c.completed_batches)}"],
-            *(server_line(b) for b in snapshot.backends),
         ]
-        self.set_text("#concurrency-text", "\n".join(pack(line, width) for line in lines))
+        text = [pack(line, width) for line in lines]
+        # one line per model server: one space between items, so a host:port fits a third of 120 columns
+        text += [pack(server_line(b), width, sep=" ") for b in snapshot.backends]
+        self.set_text("#concurrency-text", "\n".join(text))
 
 
 def server_line(b: BackendServerStats) -> list[str]:
-    """``127.0.0.1:8001 in 2/8 batches 340 err 2 out``: one model server behind a balanced backend."""
+    """``127.0.0.1:8001 in 2/8 sent 340 err 2 ejected``: one model server behind a balanced
+    backend; batches on the wire / its bound, batches sent, failed, out of the rotation."""
     where = b.url.partition("://")[2] or b.url
     errors = f"err [$error]{fmt_count(b.errors)}[/]" if b.errors else "err 0"
     return [
         f"[b]{where}[/b]",
         f"in {b.in_flight}/{b.limit}",
-        f"batches {fmt_count(b.batches)}",
+        f"sent {fmt_count(b.batches)}",
         errors,
         "[$error]ejected[/]" if b.ejected else "",
     ]
