@@ -464,6 +464,9 @@ class ClawletEngine:
         self._peak_executing = len(self._batch_tasks)
         self._concurrency.reset_counters()
         self._batcher.reset_counters()
+        reset_backend = getattr(self._backend, "reset_counters", None)  # optional: a balanced remote backend
+        if reset_backend is not None:
+            reset_backend()
         self.log_event("metrics", "metrics reset")
 
     def log_event(self, kind: str, message: str) -> None:

@@ -159,6 +159,7 @@ class BalancedBackend:
         """Check every server; fail only if none is ready (``BackendError`` naming each one's problem)."""
         if self._health is not None or self._reference is not None:
             return
+        self.reset_counters()  # each engine that starts the backend measures its own run
         results = await asyncio.gather(*(self._start_one(s) for s in self._servers))
         for server in self._servers:
             server.ejected = True  # until it passed the checks below
@@ -323,6 +324,12 @@ class BalancedBackend:
             waits=sum(p.waits for p in stats),
             discarded=sum(p.discarded for p in stats),
         )
+
+    def reset_counters(self) -> None:
+        """Zero ``batches``, ``errors``, ``retried`` and ``ejections`` (the engine's metrics reset);
+        what is in flight and who is ejected stay as they are."""
+        for server in self._servers:
+            server.batches = server.errors = server.retried = server.ejections = 0
 
     def server_stats(self) -> tuple[BackendServerStats, ...]:
         """One row per server, in the order the URLs were given."""

@@ -234,6 +234,16 @@ async def test_every_request_and_batch_is_accounted_for(fake_v2, tmp_path, accou
     assert [b.url for b in snap.backends] == [f.url for f in fakes]
     # the rows are recorded and replayed with the rest of the snapshot
     assert snapshot_from_dict(snapshot_to_dict(snap)).backends == snap.backends
+    # a new engine on the same backend (the dashboard's preset switch) starts from zero
+    again = ClawletEngine(config, model=backend.model_info, backend=backend)
+    await again.start()
+    try:
+        assert [(b.batches, b.errors, b.retried) for b in again.snapshot().backends] == [(0, 0, 0), (0, 0, 0)]
+        await again.submit(ITEM)
+        again.reset_metrics()
+        assert sum(b.batches for b in again.snapshot().backends) == 0
+    finally:
+        await again.stop()
 
 
 SERVED_PRESET = """\
