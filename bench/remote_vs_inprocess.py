@@ -10,6 +10,8 @@ every request is computed):
 3. the same with the binary tensor data extension (raw float32 bytes after a JSON header);
 4. binary again with 4x ``max_concurrent`` (a remote call mostly waits, so more batches
    in flight can hide the round trip);
+5. the same as 4 against *two* ``serve`` replicas on this machine, the batches spread by a
+   :class:`BalancedBackend` (least outstanding of two), against the one replica of 4;
 
 and prints req/s of each and the ratio to in-process.  Both processes share this
 machine's cores, so the ratio is an upper bound on what a real network would give.
@@ -34,7 +36,7 @@ from typing import Any
 
 from clawlet_tui.engine import ClawletEngine, OptimizationConfig
 from clawlet_tui.models import MLPModel
-from clawlet_tui.remote import RemoteBackend, TensorSpec
+from clawlet_tui.remote import BalancedBackend, RemoteBackend, TensorSpec
 from clawlet_tui.remote.protocol import (
     decode_infer_request,
     decode_infer_response,
@@ -107,26 +109,38 @@ def codec_ms(model: MLPModel, batch: int, *, binary: bool, repeat: int = 20) -> 
     return (time.perf_counter() - start) / repeat * 1e3
 
 
-async def remote_run(
-    args: argparse.Namespace, config: OptimizationConfig, l2: str, *, binary: bool
-) -> tuple[float, Any]:
+async def start_server(args: argparse.Namespace, l2: str) -> tuple[asyncio.subprocess.Process, str]:
+    """One ``serve`` subprocess of the MLP on a free port, and its URL once it listens."""
     code = SERVER_CODE.format(batch=args.batch, workers=args.workers, l2=l2, layers=list(args.layers))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    if " at http" not in line:
+        proc.kill()
+        raise SystemExit(f"server did not start: {line!r}")
+    return proc, line.split(" at ")[1].split("/v2/")[0]
+
+
+async def remote_run(
+    args: argparse.Namespace, config: OptimizationConfig, l2: str, *, binary: bool, replicas: int = 1
+) -> tuple[float, Any]:
+    servers = [await start_server(args, l2) for _ in range(replicas)]
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        if " at http" not in line:
-            raise SystemExit(f"server did not start: {line!r}")
-        url = line.split(" at ")[1].split("/v2/")[0]
-        backend = RemoteBackend(url, max_connections=config.effective_pool_size, binary=binary)
+        urls = [url for _, url in servers]
+        backend: RemoteBackend | BalancedBackend
+        if replicas == 1:
+            backend = RemoteBackend(urls[0], max_connections=config.effective_pool_size, binary=binary)
+        else:
+            backend = BalancedBackend(urls, max_connections=config.effective_pool_size, binary=binary)
         engine = ClawletEngine(config, model=backend.model_info, backend=backend)
         rate = await closed_loop(engine, backend.model_info, args.clients, args.seconds)
         return rate, engine.snapshot()
     finally:
-        proc.terminate()
-        await proc.wait()
+        for proc, _ in servers:
+            proc.terminate()
+            await proc.wait()
 
 
 def main() -> int:
@@ -151,17 +165,22 @@ def main() -> int:
     remote, snap = asyncio.run(remote_run(args, config, l2, binary=True))
     deeper = config.replace(max_concurrent=args.workers * 4)
     remote_deep, _ = asyncio.run(remote_run(args, deeper, l2, binary=True))
+    two, two_snap = asyncio.run(remote_run(args, deeper, l2, binary=True, replicas=2))
     print("| backend | req/s | / in process |\n|---|---:|---:|")
     print(f"| in process, max_concurrent {args.workers} | {local:,.0f} | 1.00 |")
     print(f"| remote (serve on 127.0.0.1), JSON tensors, same config | {remote_json:,.0f} | {remote_json / local:.2f} |")
     print(f"| remote, binary tensors, same config | {remote:,.0f} | {remote / local:.2f} |")
     print(f"| remote, binary, client max_concurrent {args.workers * 4} (more batches in flight) | {remote_deep:,.0f} | "
           f"{remote_deep / local:.2f} |")
+    print(f"| two serve replicas, balanced, otherwise as the line above | {two:,.0f} | {two / local:.2f} |")
     print(f"\nwire format, one batch of {args.batch} encoded and decoded, request and response: "
           f"JSON {json_ms:.1f} ms, binary {binary_ms:.2f} ms ({json_ms / binary_ms:,.0f}x)")
     pool = snap.pool
     print(f"\nremote pool: {pool.size} slots, {pool.created} connections opened, {pool.waits} waits, "
           f"{pool.discarded} reconnects; mean client batch {snap.batches.mean_size:.1f}")
+    spread = ", ".join(f"{b.batches} batches ({b.errors} failed)" for b in two_snap.backends)
+    print(f"two replicas vs one (same client): {two / remote_deep:.2f}x; batches per replica: {spread}; "
+          f"{os.cpu_count()} cores shared by the client and every replica")
     return 0
 
 

@@ -162,9 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_backend_options(parser: argparse.ArgumentParser, dest_prefix: str = "") -> None:
     parser.add_argument(
-        "--backend", dest=f"{dest_prefix}backend", default=None, metavar="URL",
+        "--backend", dest=f"{dest_prefix}backend", default=None, metavar="URL", action="append",
         help="run the model on a remote Open Inference Protocol server (clawlet-tui serve, Triton, KServe) "
-        "instead of in this process, e.g. http://127.0.0.1:8000",
+        "instead of in this process, e.g. http://127.0.0.1:8000; repeat it for several replicas of the model "
+        "(batches go to the least busy, see docs/remote.md)",
     )
     parser.add_argument(
         "--model-name", dest=f"{dest_prefix}model_name", default=None, metavar="NAME",
@@ -374,16 +375,16 @@ class SignalWatch:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from .load import load_preset
-    from .session import resolve_config
+    from .session import backend_urls, resolve_config
 
     overrides = parse_overrides(args.dashboard_sets)
     preset = load_preset(args.dashboard_preset)
     resolve_config(preset, overrides)  # fail here, not inside the UI
     if args.dashboard_theme:
         _check_theme_file(args.dashboard_theme)
-    backend_url = args.dashboard_backend or getattr(preset, "backend_url", None)
-    if backend_url is not None:
-        check_backend(backend_url, args.dashboard_model_name or getattr(preset, "backend_model", None))
+    urls = backend_urls(preset, args.dashboard_backend)
+    if urls:
+        check_backend(urls, args.dashboard_model_name or getattr(preset, "backend_model", None))
     from .tui.app import run_dashboard
 
     stop = _DashboardStop()
@@ -462,12 +463,13 @@ def _check_theme_file(theme: str) -> None:
         ) from None
 
 
-def check_backend(url: str, model_name: str | None) -> None:
-    """Reach ``url`` once before a screen opens: an unreachable backend is exit 1, one line."""
-    from .remote.client import RemoteBackend
+def check_backend(urls: Sequence[str], model_name: str | None) -> None:
+    """Reach the backend once before a screen opens (of several, one ready is enough):
+    an unreachable backend is exit 1, one line."""
+    from .session import remote_backend
 
     async def probe() -> None:
-        backend = RemoteBackend(url, model_name)
+        backend = remote_backend(urls, model_name, 1)
         try:
             await backend.start()
         finally:
@@ -487,7 +489,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # config names a directory; the load generator it also builds is never started.  serve
     # always serves the preset's own model, even when the preset runs its load against a
     # backend_url (`serve --preset remote` is that backend)
-    local = dataclasses.replace(preset, backend_url=None, backend_model=None)
+    local = dataclasses.replace(preset, backend_url=None, backend_model=None, backend_urls=())
     with _metrics_served(args.metrics_port) as latest, build_session(
         local, overrides=parse_overrides(args.sets)
     ) as session:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -121,7 +121,7 @@ async def run_preset(
     mode: str = "optimized",
     progress: Callable[[MetricsSnapshot, LoadStats], None] | None = None,
     fresh_l2: bool = False,
-    backend_url: str | None = None,
+    backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
 ) -> RunResult:
     """Run ``preset``'s load against a fresh engine until the load ends; see the module doc.
@@ -225,7 +225,7 @@ async def run_compare(
     duration_s: float | None = None,
     overrides: dict[str, Any] | None = None,
     progress: Callable[[str, MetricsSnapshot, LoadStats], None] | None = None,
-    backend_url: str | None = None,
+    backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
 ) -> tuple[RunResult, RunResult | None]:
     """The same load against baseline mode, then the optimized config, each with a fresh L2.

@@ -11,7 +11,9 @@ user's overrides means the same thing everywhere:
   every other limit;
 * ``--duration`` replaces the load's ``duration_s``;
 * ``--backend`` (or the preset's ``backend_url``) runs the model on a remote Open
-  Inference Protocol server; otherwise the preset's ``[model]`` table is built here;
+  Inference Protocol server; several (``--backend`` repeated, or ``backend_urls``) on a
+  :class:`~clawlet_tui.remote.balancer.BalancedBackend` over all of them; otherwise the
+  preset's ``[model]`` table is built here;
 * unless the config names an ``l2_cache_dir`` (or ``fresh_l2`` asks for an empty one),
   the L2 disk cache lives in a temporary ``clawlet-l2-*`` directory that
   :meth:`Session.close` removes, so no earlier run's disk cache flatters this one.
@@ -27,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
@@ -36,6 +38,7 @@ from .engine.config import OptimizationConfig
 if TYPE_CHECKING:  # pragma: no cover
     from .load import LoadProfile, Preset
     from .models.base import ModelInfo
+    from .remote.balancer import BalancedBackend
     from .remote.client import RemoteBackend
 
 #: the two sides of a comparison
@@ -69,7 +72,7 @@ class Session:
     #: how to build another engine for this session's model (the dashboard's preset switch)
     engine_factory: EngineFactory
     #: the remote backend the engine runs batches on, None in process
-    backend: RemoteBackend | None = None
+    backend: RemoteBackend | BalancedBackend | None = None
     #: the temporary L2 directory this session made, None if the config names its own;
     #: a caller that keeps the engine past the session (the dashboard's LiveRun) takes it
     #: over and removes it itself
@@ -114,7 +117,7 @@ def build_session(
     overrides: Mapping[str, Any] | None = None,
     mode: str = "optimized",
     duration_s: float | None = None,
-    backend_url: str | None = None,
+    backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
     fresh_l2: bool = False,
     engine_factory: EngineFactory | None = None,
@@ -123,14 +126,14 @@ def build_session(
 ) -> Session:
     """Model, engine and load generator for ``preset``; see the module doc.
 
-    ``backend_url`` / ``model_name`` default to the preset's ``backend_url`` /
-    ``backend_model``; with a backend, ``engine_factory`` and ``model_builder`` are not
+    ``backend_url`` (one URL or several) / ``model_name`` default to the preset's
+    ``backend_url`` or ``backend_urls`` / ``backend_model``; with a backend, ``engine_factory`` and ``model_builder`` are not
     used (the engine runs its batches on the server).  ``model_builder`` None builds the
     preset's ``[model]`` table next to the preset file.
     """
     config = resolve_config(preset, overrides, mode)
     profile = preset.load if duration_s is None else dataclasses.replace(preset.load, duration_s=duration_s)
-    backend_url = backend_url or getattr(preset, "backend_url", None)
+    urls = backend_urls(preset, backend_url)
     model_name = model_name or getattr(preset, "backend_model", None)
     l2_dir = tempfile.mkdtemp(prefix=L2_PREFIX) if fresh_l2 or config.l2_cache_dir is None else None
     try:
@@ -138,11 +141,9 @@ def build_session(
             config = config.replace(l2_cache_dir=l2_dir)
         backend = None
         model: ModelInfo
-        if backend_url is not None:
-            from .remote.client import RemoteBackend
-
-            # the model runs on the server; batching, cache and metrics stay here
-            backend = RemoteBackend(backend_url, model_name, max_connections=config.effective_pool_size)
+        if urls:
+            # the model runs on the server(s); batching, cache and metrics stay here
+            backend = remote_backend(urls, model_name, config.effective_pool_size)
             model = backend.model_info
             engine_factory = remote_engine_factory(backend, mode)
         else:
@@ -168,13 +169,43 @@ def build_session(
     )
 
 
-def remote_engine_factory(backend: RemoteBackend, mode: str = "optimized") -> EngineFactory:
-    """An engine factory whose engines run batches on ``backend`` (the model argument is ignored)."""
+def backend_urls(preset: Any, given: str | Sequence[str] | None = None) -> tuple[str, ...]:
+    """The model servers a run uses: ``given`` (``--backend``, repeatable), else the
+    preset's ``backend_urls`` or ``backend_url``; empty: the model runs in process."""
+    if isinstance(given, str):
+        return (given,)
+    if given:
+        return tuple(given)
+    many = tuple(getattr(preset, "backend_urls", ()) or ())
+    one = getattr(preset, "backend_url", None)
+    return many or ((one,) if one else ())
+
+
+def remote_backend(urls: Sequence[str], model_name: str | None, pool_size: int) -> RemoteBackend | BalancedBackend:
+    """One server: a :class:`RemoteBackend`; several: a :class:`BalancedBackend` over them
+    (``pool_size`` is then the in-flight bound of each server)."""
+    if len(urls) == 1:
+        from .remote.client import RemoteBackend
+
+        return RemoteBackend(urls[0], model_name, max_connections=pool_size)
+    from .remote.balancer import BalancedBackend
+
+    return BalancedBackend(urls, model_name, max_connections=pool_size)
+
+
+def remote_engine_factory(backend: RemoteBackend | BalancedBackend, mode: str = "optimized") -> EngineFactory:
+    """An engine factory whose engines run batches on ``backend`` (the model argument is ignored).
+
+    A balanced backend reports ejections and re-admissions in the newest engine's event log.
+    """
 
     def factory(config: OptimizationConfig, model: ModelInfo) -> Any:
         from .engine.engine import ClawletEngine
 
-        return ClawletEngine(config=config, model=backend.model_info, mode=mode, backend=backend)
+        engine = ClawletEngine(config=config, model=backend.model_info, mode=mode, backend=backend)
+        if hasattr(backend, "on_event"):
+            backend.on_event = engine.log_event
+        return engine
 
     return factory
 
@@ -211,7 +242,9 @@ __all__ = [
     "GeneratorFactory",
     "ModelBuilder",
     "Session",
+    "backend_urls",
     "build_session",
+    "remote_backend",
     "remote_engine_factory",
     "resolve_config",
 ]

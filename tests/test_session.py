@@ -88,3 +88,21 @@ def test_a_backend_url_builds_a_remote_engine_without_connecting(preset: Preset)
         assert session.engine.model is session.backend.model_info
         # the dashboard's preset switch builds further engines on the same backend
         assert session.engine_factory(session.config, None).model is session.backend.model_info
+
+
+def test_several_backend_urls_build_one_balanced_engine(preset: Preset) -> None:
+    from clawlet_tui.remote import BalancedBackend, RemoteBackend
+
+    urls = ["http://127.0.0.1:1", "http://127.0.0.1:2"]
+    with build_session(preset, backend_url=urls, model_name="m") as session:
+        assert isinstance(session.backend, BalancedBackend) and session.backend.servers == 2
+        assert session.engine.model is session.backend.model_info
+        session.engine.log_event("x", "y")
+        session.backend.on_event("backend", "ejected")  # wired to the engine's event log
+        assert [e.message for e in session.engine.snapshot().events][-1] == "ejected"
+    # from the preset, and a single URL given stays a plain RemoteBackend
+    listed = dataclasses.replace(preset, backend_urls=tuple(urls))
+    with build_session(listed) as session:
+        assert isinstance(session.backend, BalancedBackend)
+    with build_session(listed, backend_url=[urls[0]]) as session:
+        assert isinstance(session.backend, RemoteBackend)

@@ -464,6 +464,9 @@ class ClawletEngine:
         self._peak_executing = len(self._batch_tasks)
         self._concurrency.reset_counters()
         self._batcher.reset_counters()
+        reset_backend = getattr(self._backend, "reset_counters", None)  # optional: a balanced remote backend
+        if reset_backend is not None:
+            reset_backend()
         self.log_event("metrics", "metrics reset")
 
     def log_event(self, kind: str, message: str) -> None:
@@ -522,6 +525,8 @@ class ClawletEngine:
             memory=self._memory.stats(),
             concurrency=concurrency,
             pool=self._backend.pool_stats(),
+            # optional in the Backend protocol: only a backend over several servers has rows
+            backends=tuple(getattr(self._backend, "server_stats", tuple)()),
             series=monitor.series(),
             events=recent,
         )

@@ -181,6 +181,27 @@ class PoolStats:
 
 
 @dataclass(frozen=True)
+class BackendServerStats:
+    """One model server behind a balanced remote backend (see ``clawlet_tui/remote/balancer.py``).
+
+    ``batches`` counts every batch sent to the server, ``errors`` those that failed there,
+    ``retried`` those of the failed ones that were sent again to another server.
+    """
+
+    url: str = ""
+    #: batches on the wire to this server now / at most (the per-server in-flight bound)
+    in_flight: int = 0
+    limit: int = 0
+    batches: int = 0
+    errors: int = 0
+    retried: int = 0
+    #: out of the rotation now (failed its readiness check, or too many errors in a row)
+    ejected: bool = False
+    #: times it was taken out of the rotation
+    ejections: int = 0
+
+
+@dataclass(frozen=True)
 class EngineEvent:
     """One line of the event log: config changes, GC runs, bursts, errors, warnings."""
 
@@ -232,6 +253,8 @@ class MetricsSnapshot:
     memory: MemoryStats = field(default_factory=MemoryStats)
     concurrency: ConcurrencyStats = field(default_factory=ConcurrencyStats)
     pool: PoolStats = field(default_factory=PoolStats)
+    #: one row per model server when batches are spread over several (empty otherwise)
+    backends: tuple[BackendServerStats, ...] = ()
     #: last seconds of history, oldest first
     series: tuple[SeriesPoint, ...] = ()
     #: most recent events, oldest first (``seq`` increases; a reader keeps the last seq it saw)

@@ -7,6 +7,8 @@
     slo_p99_ms = 50                 # optional
     backend_url = "http://host:8000" # optional: run the model on an Open Inference Protocol server
     backend_model = "name"          # optional: the model's name there (default: its only model)
+    backend_urls = ["http://a:8000", "http://b:8000"]  # optional, instead of backend_url:
+                                    # several replicas, batches spread over them
     [engine]                        # OptimizationConfig fields (optional)
     batch_size = 8
     [load]                          # LoadProfile fields (required)
@@ -47,7 +49,7 @@ from .profiles import LoadProfile
 PRESETS_DIR_ENV = "CLAWLET_PRESETS_DIR"
 
 _TOP_LEVEL = frozenset(
-    {"name", "description", "slo_p99_ms", "backend_url", "backend_model", "engine", "load", "model"}
+    {"name", "description", "slo_p99_ms", "backend_url", "backend_urls", "backend_model", "engine", "load", "model"}
 )
 _ENGINE_FIELDS = frozenset(f.name for f in fields(OptimizationConfig)) | frozenset(ALIASES)
 
@@ -79,6 +81,8 @@ class Preset:
     backend_url: str | None = None
     #: model name on that server (None: the server's only model)
     backend_model: str | None = None
+    #: several servers of the model, batches spread over them (empty: ``backend_url`` or in process)
+    backend_urls: tuple[str, ...] = ()
 
     def build_model(self) -> Any:
         """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
@@ -208,6 +212,9 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     backend_model = check("backend_model", data.get("backend_model"))
     if url is not None and not url.startswith(("http://", "https://")):
         raise fail("backend_url", f"must start with http:// or https://, got {url!r}")
+    urls = _backend_urls(data.get("backend_urls", []), fail)
+    if urls and url is not None:
+        raise fail("backend_urls", "give backend_url (one server) or backend_urls (several), not both")
 
     engine = data.get("engine", {})
     if not isinstance(engine, Mapping):
@@ -240,7 +247,20 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         slo_p99_ms=slo,
         backend_url=url,
         backend_model=backend_model,
+        backend_urls=urls,
     )
+
+
+def _backend_urls(value: Any, fail: Any) -> tuple[str, ...]:
+    """``backend_urls``: a list of distinct http(s) URLs (one is allowed: it is ``backend_url``)."""
+    if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
+        raise fail("backend_urls", f"must be a list of URL strings, got {value!r}")
+    for position, url in enumerate(value):
+        if not url.startswith(("http://", "https://")):
+            raise fail(f"backend_urls[{position}]", f"must start with http:// or https://, got {url!r}")
+        if url in value[:position]:
+            raise fail(f"backend_urls[{position}]", f"{url!r} is listed twice")
+    return tuple(value)
 
 
 def _check_model(spec: dict[str, Any], fail: Any, *, base_dir: Path) -> None:

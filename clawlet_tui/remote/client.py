@@ -41,7 +41,7 @@ import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -68,6 +68,23 @@ from .protocol import (
 _JSON = {"Content-Type": "application/json"}
 
 
+class ServedModel(Protocol):
+    """What :class:`RemoteModelInfo` reads: a :class:`RemoteBackend`, or a balanced set of them."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def model_name(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def metadata(self) -> ModelMetadata | None: ...
+    @property
+    def input_spec(self) -> TensorSpec: ...
+    @property
+    def binary(self) -> bool: ...
+
+
 class RemoteModelInfo:
     """Stands in for the model on the client side: name, payloads and description.
 
@@ -78,7 +95,7 @@ class RemoteModelInfo:
     so a served MLP sees exactly the inputs it would see in process.
     """
 
-    def __init__(self, backend: RemoteBackend, seed: int = 0) -> None:
+    def __init__(self, backend: ServedModel, seed: int = 0) -> None:
         self._backend = backend
         self.seed = seed
         self._inputs: InputBank | None = None
@@ -224,6 +241,23 @@ class RemoteBackend:
             await self.close()
             raise
 
+    async def ready(self) -> bool:
+        """Whether the server and the model say they are ready now: one probe each, no retry.
+
+        For a started backend (the balancer's periodic health check); an unreachable
+        server, or any answer but 200, is False.
+        """
+        if self._session is None or self.model_name is None:
+            return False
+        try:
+            status, _, _ = await self._request("GET", "/v2/health/ready", retries=0)
+            if status != 200:
+                return False
+            status, _, _ = await self._request("GET", f"/v2/models/{quote(self.model_name, safe='')}/ready", retries=0)
+        except BackendError:
+            return False
+        return status == 200
+
     async def close(self) -> None:
         session, self._session = self._session, None
         if session is not None:
@@ -298,23 +332,26 @@ class RemoteBackend:
         *,
         absolute: bool = False,
         headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
     ) -> tuple[int, bytes, Mapping[str, str]]:
-        """``(status, body, headers)``, retrying connection errors only; other failures are BackendErrors."""
+        """``(status, body, headers)``, retrying connection errors only (``retries`` None:
+        the backend's own count); other failures are BackendErrors."""
         if self._session is None:
             raise BackendError(f"remote backend {self.url} is not started", kind="NotStarted")
         url = path if absolute else self.url + path
         if headers is None and payload is not None:
             headers = _JSON
+        retries = self.retries if retries is None else retries
         attempt = 0
         while True:
             try:
                 async with self._session.request(method, url, data=payload, headers=headers) as response:
                     return response.status, await response.read(), response.headers
             except aiohttp.ServerTimeoutError as exc:
-                if not isinstance(exc, aiohttp.ConnectionTimeoutError) or attempt >= self.retries:
+                if not isinstance(exc, aiohttp.ConnectionTimeoutError) or attempt >= retries:
                     raise BackendError(f"{method} {url} timed out: {exc or type(exc).__name__}", kind="Timeout") from None
             except aiohttp.ClientConnectionError as exc:
-                if attempt >= self.retries:
+                if attempt >= retries:
                     raise BackendError(
                         f"cannot reach {url} ({attempt + 1} attempt(s)): {exc or type(exc).__name__}",
                         kind="ConnectionError",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from .labels import Labels
-from .model import COMPONENT_SECTIONS, POLICY_KEYS, Report, Row, RunReport, Value
+from .model import BACKEND_KEYS, COMPONENT_SECTIONS, POLICY_KEYS, Report, Row, RunReport, Value
 
 Detail = Literal["summary", "full"]
 
@@ -103,8 +103,25 @@ def _components(run: RunReport, labels: Labels, *, level: str) -> list[str]:
     lines: list[str] = []
     for number, key in enumerate(COMPONENT_SECTIONS, start=1):
         lines += [f"{level} {number}. {labels.section(key)}", ""]
-        lines += _rows_table(run.section(key).rows, labels)
+        rows = run.section(key).rows
+        lines += _rows_table([row for row in rows if row.key not in BACKEND_KEYS], labels)
+        lines += _servers_table([row for row in rows if row.key in BACKEND_KEYS], labels)
     return lines
+
+
+def _servers_table(rows: Sequence[Row], labels: Labels) -> list[str]:
+    """The per-server rows (``backend_*``, one ``arg`` per server) as one table line per server."""
+    if not rows:
+        return []
+    servers: dict[str, dict[str, Row]] = {}
+    for row in rows:
+        servers.setdefault(row.arg or "", {})[row.key] = row
+    header = (labels.text("server"), *(labels.text(key.replace("backend_", "server_")) for key in BACKEND_KEYS))
+    body = [
+        (f"`{url}`", *(format_value(by_key[key].value, "", labels) if key in by_key else "-" for key in BACKEND_KEYS))
+        for url, by_key in servers.items()
+    ]
+    return _table(header, body)
 
 
 def _interrupted_note(run: RunReport, labels: Labels) -> list[str]:

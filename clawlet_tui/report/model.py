@@ -286,7 +286,25 @@ def concurrency_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
         Row("completed_batches", c.completed_batches, "batches"),
         Row("queue_depth", c.queue_depth, "requests"),
         Row("max_queue_size", c.max_queue_size, "requests"),
+        *backend_rows(s),
     )
+
+
+#: the rows of each model server (``arg``: its URL), in this order; markdown shows them
+#: as one table line per server
+BACKEND_KEYS = (
+    "backend_batches", "backend_errors", "backend_retried", "backend_in_flight", "backend_ejected", "backend_ejections"
+)
+
+
+def backend_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
+    """Per model server, when batches were spread over several (``arg`` is the server's URL)."""
+    rows: list[Row] = []
+    for b in s.backends:
+        values = (b.batches, b.errors, b.retried, b.in_flight, b.ejected, b.ejections)
+        units = ("batches", "batches", "batches", "batches", "", "times")
+        rows += [Row(key, value, unit, arg=b.url) for key, value, unit in zip(BACKEND_KEYS, values, units)]
+    return tuple(rows)
 
 
 def pool_rows(s: MetricsSnapshot) -> tuple[Row, ...]:

@@ -614,7 +614,7 @@ def run_dashboard(
     preset: str = "steady",
     overrides: Mapping[str, Any] | None = None,
     theme: str | None = None,
-    backend_url: str | None = None,
+    backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
     on_app: Callable[[ClawletApp], None] | None = None,
     in_process: bool = False,

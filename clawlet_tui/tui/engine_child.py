@@ -20,7 +20,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -44,7 +44,7 @@ class EngineSpec:
 
     preset: str
     overrides: Mapping[str, Any] | None = None
-    backend_url: str | None = None
+    backend_url: str | Sequence[str] | None = None
     model_name: str | None = None
     #: a preset that is not on disk (benchmarks, tests): used when ``preset`` is asked for
     preset_object: Any = None

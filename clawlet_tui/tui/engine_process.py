@@ -51,7 +51,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -119,7 +119,7 @@ class EngineProcess:
         preset: str,
         overrides: Mapping[str, Any] | None = None,
         *,
-        backend_url: str | None = None,
+        backend_url: str | Sequence[str] | None = None,
         model_name: str | None = None,
         preset_object: Any = None,
         push_interval_s: float = 0.5,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import inspect
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +140,7 @@ class LiveRun:
         generator_factory: GeneratorFactory = _default_generator_factory,
         preset_loader: Callable[[str], Any] = _default_preset_loader,
         model_builder: Callable[[Mapping[str, Any] | None, str | None], Any] = _default_model_builder,
-        backend_url: str | None = None,
+        backend_url: str | Sequence[str] | None = None,
         model_name: str | None = None,
     ) -> LiveRun:
         """Load preset ``name``, apply ``overrides`` (``--set``) and build engine and generator.

@@ -252,7 +252,10 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch, tmp_path):
     calls[-1].pop("on_app")
     assert calls[-1] == {"preset": "bursty", "overrides": {"batch_size": 8}, "theme": "dark", **no_backend}
     assert cli.main(["--backend", "http://10.0.0.5:8000", "--model-name", "resnet"]) == 0
-    assert calls[-1]["backend_url"] == "http://10.0.0.5:8000" and calls[-1]["model_name"] == "resnet"
+    assert calls[-1]["backend_url"] == ["http://10.0.0.5:8000"] and calls[-1]["model_name"] == "resnet"
+    # --backend repeats: several replicas of the model
+    assert cli.main(["--backend", "http://10.0.0.5:8000", "--backend", "http://10.0.0.6:8000"]) == 0
+    assert calls.pop()["backend_url"] == ["http://10.0.0.5:8000", "http://10.0.0.6:8000"]
     assert cli.main(["--in-process"]) == 0
     assert calls.pop()["in_process"] is True
     # a bad value fails before the UI starts

@@ -43,6 +43,10 @@ BAD_PRESETS = {
     "not-utf8.toml": "not UTF-8 text",
     "backend-bad-url.toml": "backend_url: must start with http:// or https://, got 'ftp://host:8000'",
     "backend-model-not-string.toml": "backend_model: must be a non-empty string, got 7",
+    "backend-urls-bad-url.toml": "backend_urls[1]: must start with http:// or https://, got 'a:8001'",
+    "backend-urls-and-url.toml": "backend_urls: give backend_url (one server) or backend_urls (several), not both",
+    "backend-urls-not-list.toml": "backend_urls: must be a list of URL strings, got 'http://a:8000'",
+    "backend-urls-twice.toml": "backend_urls[1]: 'http://a:8000' is listed twice",
 }
 
 

@@ -56,7 +56,8 @@ class FakeV2:
         self.url = ""
         self._infer = infer
         self._metadata = metadata
-        self._ready = ready
+        #: the status of the readiness endpoints; a test may change it
+        self.ready = ready
         self.app = web.Application()
         self.app.add_routes(
             [
@@ -70,7 +71,7 @@ class FakeV2:
         self.runner: web.AppRunner | None = None
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(status=self._ready)
+        return web.Response(status=self.ready)
 
     async def _meta(self, request: web.Request) -> web.Response:
         return web.json_response(self._metadata)

@@ -136,3 +136,29 @@ def test_preset_objective_is_checked_against_measured_p99(factory):
     assert missed.value("slo_met") is False
     plain = build_run_report(factory.result(factory.optimized())).runs[0].section("summary")
     assert "slo_p99" not in [row.key for row in plain]
+
+
+def test_each_model_server_has_its_rows_in_the_concurrency_section(factory):
+    from clawlet_tui.engine.snapshot import BackendServerStats
+    from clawlet_tui.report import render_markdown
+
+    servers = (
+        BackendServerStats(url="http://10.0.0.1:8000", in_flight=0, limit=8, batches=300, errors=0),
+        BackendServerStats(url="http://10.0.0.2:8000", limit=8, batches=12, errors=5, retried=4, ejected=True, ejections=1),
+    )
+    result = factory.result(dataclasses.replace(factory.optimized(), backends=servers))
+    concurrency = build_run_report(result).runs[0].section("concurrency")
+    assert concurrency.value("backend_batches.http://10.0.0.1:8000") == 300
+    assert concurrency.value("backend_errors.http://10.0.0.2:8000") == 5
+    assert concurrency.value("backend_retried.http://10.0.0.2:8000") == 4
+    assert concurrency.value("backend_ejected.http://10.0.0.2:8000") is True
+    assert concurrency.value("backend_ejections.http://10.0.0.2:8000") == 1
+    markdown = render_markdown(build_run_report(result), "en")
+    # one table line per server
+    assert "| Model server | Batches | Failed | Retried elsewhere | In flight at end | Out of rotation at end |" in markdown
+    assert "| `http://10.0.0.1:8000` | 300 | 0 | 0 | 0 | no | 0 |" in markdown
+    assert "| `http://10.0.0.2:8000` | 12 | 5 | 4 | 0 | yes | 1 |" in markdown
+    assert "Batches sent to" not in markdown
+    # without several servers the section is as before
+    plain = build_run_report(factory.result(factory.optimized())).runs[0].section("concurrency")
+    assert not [row for row in plain if row.key.startswith("backend_")]

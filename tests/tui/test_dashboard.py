@@ -13,7 +13,7 @@ from clawlet_tui.tui.screens import DashboardScreen
 from clawlet_tui.tui.widgets import ConfigPanel, EventLogPanel, LatencyPanel, MetricPanel
 
 from .conftest import feed_stream, make_replay_app
-from .fakes import STREAM
+from .fakes import STREAM, recorded_snapshots
 
 
 def test_recorded_stream_replays_in_order_then_holds_the_last() -> None:
@@ -121,3 +121,24 @@ def test_the_cost_line_says_why_there_is_no_fit_yet() -> None:
     assert "needs 2 sizes (64 alike)" in cost_text(BatchStats(cost_samples=64))
     assert "one size" in cost_text(BatchStats(cost_samples=64), short=True)
     assert "0.50 + 0.100·n" in cost_text(BatchStats(cost_samples=64, cost_a_ms=0.5, cost_b_ms=0.1))
+
+
+async def test_the_concurrency_panel_has_a_line_per_model_server() -> None:
+    """A snapshot with backend rows (a balanced remote backend) shows one line per server."""
+    import dataclasses
+
+    from clawlet_tui.engine.snapshot import BackendServerStats
+    from clawlet_tui.tui.widgets import ConcurrencyPanel
+
+    rows = (
+        BackendServerStats(url="http://10.0.0.1:8000", in_flight=2, limit=8, batches=340, errors=0),
+        BackendServerStats(url="http://10.0.0.2:8000", in_flight=0, limit=8, batches=12, errors=5, retried=5,
+                           ejected=True, ejections=1),
+    )
+    app = ClawletApp(snapshot_source=RecordedStream([dataclasses.replace(s, backends=rows) for s in recorded_snapshots()]))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await feed_stream(pilot)
+        text = str(app.screen.query_one(ConcurrencyPanel).query_one("#concurrency-text").render())
+    assert "10.0.0.1:8000 in 2/8 sent 340 err 0\n" in text, text
+    assert re.search(r"10\.0\.0\.2:8000 in 0/8 sent 12 err 5\s+ejected", text), text
+    assert "http://" not in text
