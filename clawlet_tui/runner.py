@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .engine.alerts import AlertEvaluator, AlertEvent, AlertRule, preset_alert_rules
 from .engine.config import BASELINE, OptimizationConfig, cpu_count
 from .engine.snapshot import MetricsSnapshot
 from .session import MODES, build_session, resolve_config
@@ -100,6 +101,10 @@ class RunResult:
     in_flight_at_interrupt: int = 0
     #: the preset's latency objective (p99 at or below this many ms), if it has one
     slo_p99_ms: float | None = None
+    #: the alert rules judged during the run (the preset's ``[[alerts]]`` and its SLO)
+    alert_rules: tuple[AlertRule, ...] = ()
+    #: every alert that fired, in order (``resolved_at_s`` None: still firing at the end)
+    alerts: tuple[AlertEvent, ...] = ()
 
     @property
     def config(self) -> OptimizationConfig:
@@ -120,8 +125,12 @@ async def run_preset(
     fresh_l2: bool = False,
     backend_url: str | None = None,
     model_name: str | None = None,
+    on_alert: Callable[[AlertEvent], None] | None = None,
 ) -> RunResult:
     """Run ``preset``'s load against a fresh engine until the load ends; see the module doc.
+
+    The preset's alert rules are judged on a snapshot every progress tick and on the final
+    one; ``on_alert`` gets each alert as it fires and as it resolves.
 
     ``fresh_l2`` forces a temporary L2 directory even if the config names one (``compare``
     uses it so each side starts with an empty disk cache).  ``backend_url`` serves the
@@ -129,6 +138,13 @@ async def run_preset(
     Building is :func:`~clawlet_tui.session.build_session`'s, as for the dashboard.
     """
     machine = MachineInfo.collect()
+    alerts = AlertEvaluator(preset_alert_rules(preset))
+
+    def judge(snapshot: MetricsSnapshot) -> None:
+        for event in alerts.observe(snapshot):
+            if on_alert is not None:
+                on_alert(event)
+
     with build_session(
         preset, overrides=overrides, mode=mode, duration_s=duration_s, fresh_l2=fresh_l2,
         backend_url=backend_url, model_name=model_name,
@@ -142,7 +158,7 @@ async def run_preset(
         try:
             try:
                 await generator.start()
-                snapshot = await _drive(engine, generator, progress)
+                snapshot = await _drive(engine, generator, progress, judge if alerts.rules else None)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 interrupted = True
                 task = asyncio.current_task()
@@ -168,6 +184,7 @@ async def run_preset(
                 await engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
         load_stats = generator.stats()
         assert snapshot is not None
+        judge(snapshot)
         return RunResult(
             preset=preset.name,
             mode=mode,
@@ -182,17 +199,29 @@ async def run_preset(
             interrupted=interrupted,
             in_flight_at_interrupt=in_flight,
             slo_p99_ms=getattr(preset, "slo_p99_ms", None),
+            alert_rules=alerts.rules,
+            alerts=alerts.events,
         )
 
 
-async def _drive(engine: Any, generator: Any, progress: Callable[..., None] | None) -> MetricsSnapshot:
-    """Wait for the load to end, reporting progress; return the snapshot taken right after."""
+async def _drive(
+    engine: Any,
+    generator: Any,
+    progress: Callable[..., None] | None,
+    judge: Callable[[MetricsSnapshot], None] | None = None,
+) -> MetricsSnapshot:
+    """Wait for the load to end, reporting progress and judging alerts on each tick's
+    snapshot; return the snapshot taken right after."""
     waiter = asyncio.ensure_future(generator.wait())
     try:
         while True:
             done, _ = await asyncio.wait({waiter}, timeout=PROGRESS_INTERVAL_S)
-            if progress is not None:
-                progress(engine.snapshot(), generator.stats())
+            if progress is not None or judge is not None:
+                snapshot = engine.snapshot()
+                if judge is not None:
+                    judge(snapshot)
+                if progress is not None:
+                    progress(snapshot, generator.stats())
             if done:
                 break
         waiter.result()  # re-raise a failure of the generator
@@ -214,6 +243,7 @@ async def run_compare(
     progress: Callable[[str, MetricsSnapshot, LoadStats], None] | None = None,
     backend_url: str | None = None,
     model_name: str | None = None,
+    on_alert: Callable[[str, AlertEvent], None] | None = None,
 ) -> tuple[RunResult, RunResult | None]:
     """The same load against baseline mode, then the optimized config, each with a fresh L2.
 
@@ -223,9 +253,10 @@ async def run_compare(
     results: list[RunResult] = []
     for mode in MODES[::-1]:  # baseline first, as the seed's table reads
         callback = None if progress is None else _tagged(progress, mode)
+        alert_callback = None if on_alert is None else _tagged(on_alert, mode)
         result = await run_preset(
             preset, duration_s=duration_s, overrides=overrides, mode=mode, progress=callback, fresh_l2=True,
-            backend_url=backend_url, model_name=model_name,
+            backend_url=backend_url, model_name=model_name, on_alert=alert_callback,
         )
         results.append(result)
         if result.interrupted:
@@ -233,11 +264,13 @@ async def run_compare(
     return results[0], (results[1] if len(results) > 1 else None)
 
 
-def _tagged(progress: Callable[[str, MetricsSnapshot, LoadStats], None], mode: str) -> Callable[..., None]:
-    def callback(snapshot: MetricsSnapshot, stats: LoadStats) -> None:
-        progress(mode, snapshot, stats)
+def _tagged(callback: Callable[..., None], mode: str) -> Callable[..., None]:
+    """``callback`` with the run's mode as its first argument."""
 
-    return callback
+    def tagged(*args: Any) -> None:
+        callback(mode, *args)
+
+    return tagged
 
 
 def result_from_snapshot(
@@ -247,8 +280,11 @@ def result_from_snapshot(
     *,
     model_description: str | None = None,
     started_at: str | None = None,
+    alert_rules: tuple[AlertRule, ...] = (),
+    alerts: tuple[AlertEvent, ...] = (),
 ) -> RunResult:
-    """A :class:`RunResult` for a live engine's current state (the dashboard's export)."""
+    """A :class:`RunResult` for a live engine's current state (the dashboard's export,
+    with the alerts the dashboard judged)."""
     name = preset if isinstance(preset, str) else getattr(preset, "name", str(preset))
     description = "" if isinstance(preset, str) else getattr(preset, "description", "") or ""
     load_description = getattr(load_stats, "description", None)
@@ -271,6 +307,8 @@ def result_from_snapshot(
         model_description=model_description,
         preset_description=description,
         slo_p99_ms=None if isinstance(preset, str) else getattr(preset, "slo_p99_ms", None),
+        alert_rules=alert_rules,
+        alerts=alerts,
     )
 
 

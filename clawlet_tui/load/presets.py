@@ -4,7 +4,7 @@
 
     name = "steady"                 # optional; must match the file name
     description = "one line"        # required
-    slo_p99_ms = 50                 # optional
+    slo_p99_ms = 50                 # optional; also an implicit alert: p99_ms above it
     backend_url = "http://host:8000" # optional: run the model on an Open Inference Protocol server
     backend_model = "name"          # optional: the model's name there (default: its only model)
     [engine]                        # OptimizationConfig fields (optional)
@@ -19,6 +19,10 @@
     key_count = 1000
     [model]                         # clawlet_tui.models.build_model spec (optional; default MLP)
     kind = "mlp"                    # or: target = "mymodel:predict" (mymodel.py next to this file)
+    [[alerts]]                      # optional, repeatable: see clawlet_tui.engine.alerts
+    metric = "p99_ms"
+    above = 50
+    for_s = 5
 
 A preset is looked up by name in :func:`preset_dirs`, first match wins, so a user's file
 shadows a shipped one of the same name.  Anything wrong with a file is a
@@ -38,6 +42,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..engine.alerts import AlertRule, parse_alerts
 from ..engine.config import ALIASES, OptimizationConfig
 from ..engine.errors import ConfigError, PresetError
 from ..engine.rules import Rule, did_you_mean, unknown_field
@@ -47,7 +52,7 @@ from .profiles import LoadProfile
 PRESETS_DIR_ENV = "CLAWLET_PRESETS_DIR"
 
 _TOP_LEVEL = frozenset(
-    {"name", "description", "slo_p99_ms", "backend_url", "backend_model", "engine", "load", "model"}
+    {"name", "description", "slo_p99_ms", "backend_url", "backend_model", "engine", "load", "model", "alerts"}
 )
 _ENGINE_FIELDS = frozenset(f.name for f in fields(OptimizationConfig)) | frozenset(ALIASES)
 
@@ -79,6 +84,8 @@ class Preset:
     backend_url: str | None = None
     #: model name on that server (None: the server's only model)
     backend_model: str | None = None
+    #: the ``[[alerts]]`` rules (``slo_p99_ms`` adds one: see :func:`~clawlet_tui.engine.alerts.preset_alert_rules`)
+    alerts: tuple[AlertRule, ...] = ()
 
     def build_model(self) -> Any:
         """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
@@ -230,6 +237,11 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     model_spec = copy.deepcopy(dict(model_spec))
     _check_model(model_spec, fail, base_dir=path.parent)
 
+    try:
+        alerts = parse_alerts(data.get("alerts", []))
+    except ConfigError as exc:
+        raise fail(exc.field or "alerts", exc.reason) from None
+
     return Preset(
         name=name,
         description=description.strip(),
@@ -240,6 +252,7 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         slo_p99_ms=slo,
         backend_url=url,
         backend_model=backend_model,
+        alerts=alerts,
     )
 
 

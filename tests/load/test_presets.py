@@ -43,6 +43,10 @@ BAD_PRESETS = {
     "not-utf8.toml": "not UTF-8 text",
     "backend-bad-url.toml": "backend_url: must start with http:// or https://, got 'ftp://host:8000'",
     "backend-model-not-string.toml": "backend_model: must be a non-empty string, got 7",
+    "alerts-bad-metric.toml": "alerts[2].metric: must be one of p99_ms, p50_ms, success_rate, error_rate, "
+    "throughput, queue_depth, memory_usage, got 'p95_ms'",
+    "alerts-rate-as-percent.toml": "alerts[1].below: success_rate is a fraction (0.99 = 99%): must be <= 1, got 99",
+    "alerts-not-array.toml": "alerts: must be an array of tables ([[alerts]]), got dict",
 }
 
 
