@@ -25,11 +25,11 @@ metric         value                                                        unit
 =============  ===========================================================  ======
 p99_ms         P99 latency of the window                                    ms
 p50_ms         P50 latency of the window                                    ms
-success_rate   succeeded / (succeeded + failed, rejected, timed out)        0..1
-error_rate     1 - success_rate                                             0..1
+success_rate   succeeded / (succeeded + failed, rejected, timed out)        ratio
+error_rate     1 - success_rate                                             ratio
 throughput     completed requests per second                                req/s
 queue_depth    requests waiting in the batcher's queue now (gauge)          requests
-memory_usage   process RSS / memory budget now (gauge; may pass 1)          0..1
+memory_usage   process RSS / memory budget now (gauge; may pass 1)          ratio
 =============  ===========================================================  ======
 
 The rates and memory_usage are fractions, not percentages: ``below = 0.99`` is 99%.  A threshold above 1
@@ -79,11 +79,11 @@ METRICS: dict[str, AlertMetric] = {
     for m in (
         AlertMetric("p99_ms", "ms", _latency(lambda s: s.window_latency.p99_ms)),
         AlertMetric("p50_ms", "ms", _latency(lambda s: s.window_latency.p50_ms)),
-        AlertMetric("success_rate", "", lambda s: 1.0 - _error_rate(s), fraction=True),
-        AlertMetric("error_rate", "", _error_rate, fraction=True),
+        AlertMetric("success_rate", "ratio", lambda s: 1.0 - _error_rate(s), fraction=True),
+        AlertMetric("error_rate", "ratio", _error_rate, fraction=True),
         AlertMetric("throughput", "req/s", lambda s: s.window_throughput_rps),
         AlertMetric("queue_depth", "requests", lambda s: float(s.concurrency.queue_depth)),
-        AlertMetric("memory_usage", "", lambda s: s.memory.usage_fraction, fraction=True),
+        AlertMetric("memory_usage", "ratio", lambda s: s.memory.usage_fraction, fraction=True),
     )
 }
 
@@ -179,8 +179,8 @@ class AlertRule:
 
 
 def format_alert_value(value: float, unit: str) -> str:
-    """``62.1 ms``, ``412 req/s``, ``97.5%`` for a fraction."""
-    if not unit:
+    """``62.1 ms``, ``412 req/s``, ``97.5%`` for a fraction (unit ``ratio``)."""
+    if unit == "ratio":
         return f"{value * 100:.4g}%"
     if unit == "requests":
         return f"{value:g}"

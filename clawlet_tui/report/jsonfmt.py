@@ -5,13 +5,19 @@ Layout (``version`` 1)::
     {"format": "clawlet-tui-report", "version": 1, "kind": "run" | "compare", "lang": "en",
      "runs": [{"preset": ..., "mode": ..., "interrupted": false,
                "sections": {"summary": {"label": "Test results",
-                                        "metrics": {"throughput": {"label": ..., "value": 412.3, "unit": "req/s"}}}}}],
+                                        "metrics": {"throughput": {"label": ..., "value": 412.3, "unit": "req/s"}}}},
+               "alert_rules": [{"metric": "p99_ms", "above": 50.0, "for_s": 5.0, "origin": "alerts[1]",
+                                "text": "p99_ms > 50 ms for 5 s", "unit": "ms"}],
+               "alerts": [{"rule": <as in alert_rules>, "fired_at_s": 12.3, "fired_value": 61.0,
+                           "peak": 80.2, "resolved_at_s": 20.1, "resolved_value": 41.0}]}],
      "comparison": {"throughput": {"label": ..., "unit": "req/s", "before": 9.8, "after": 126.0,
                                    "ratio": 12.86, "change": "12.9x"}}}
 
 Metric and section keys are stable and language-independent; only ``label`` follows
 ``lang``.  Values are raw numbers in the stated unit (percentages 0-100, bytes, ms);
-a batch size histogram is a list of ``[size, count]`` pairs.
+a batch size histogram is a list of ``[size, count]`` pairs.  Alert times are seconds
+since the run started; ``resolved_at_s`` is null for an alert still firing at the end;
+rates (``success_rate``, ``error_rate``, ``memory_usage``) are fractions (0.99 = 99%).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..engine.alerts import AlertEvent, AlertRule
 from .labels import Labels
 from .markdown import row_label
 from .model import Report, Value
@@ -49,6 +56,8 @@ def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
                     }
                     for section in run.sections
                 },
+                "alert_rules": [rule_to_dict(rule) for rule in run.alert_rules],
+                "alerts": [alert_to_dict(event) for event in run.alerts],
             }
             for run in report.runs
         ],
@@ -70,6 +79,21 @@ def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
 
 def render_json(report: Report, lang: str = "en") -> str:
     return json.dumps(report_to_dict(report, lang), ensure_ascii=False, indent=2) + "\n"
+
+
+def rule_to_dict(rule: AlertRule) -> dict[str, Any]:
+    return {**rule.to_dict(), "for_s": rule.for_s, "origin": rule.origin, "text": rule.describe(), "unit": rule.unit}
+
+
+def alert_to_dict(event: AlertEvent) -> dict[str, Any]:
+    return {
+        "rule": rule_to_dict(event.rule),
+        "fired_at_s": json_value(event.fired_at_s),
+        "fired_value": json_value(event.fired_value),
+        "peak": json_value(event.peak),
+        "resolved_at_s": json_value(event.resolved_at_s),
+        "resolved_value": json_value(event.resolved_value),
+    }
 
 
 def json_value(value: Value) -> Any:

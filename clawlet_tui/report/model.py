@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..engine.alerts import AlertEvent, AlertRule
 from ..engine.snapshot import MetricsSnapshot
 from ..runner import RunResult
 
@@ -73,6 +74,9 @@ class RunReport:
     mode: str
     interrupted: bool
     sections: tuple[Section, ...]
+    #: the alert rules judged during the run, and every alert that fired (with its times)
+    alert_rules: tuple[AlertRule, ...] = ()
+    alerts: tuple[AlertEvent, ...] = ()
 
     def section(self, key: str) -> Section:
         for section in self.sections:
@@ -142,8 +146,9 @@ def build_compare_report(baseline: RunResult, optimized: RunResult) -> Report:
 
 def run_report(result: RunResult) -> RunReport:
     s = result.snapshot
+    alerts = (Row("alerts_fired", len(result.alerts), "alerts"),) if result.alert_rules else ()
     sections = (
-        Section("summary", summary_rows(s, result.slo_p99_ms)),
+        Section("summary", summary_rows(s, result.slo_p99_ms) + alerts),
         Section("batcher", batcher_rows(s)),
         Section("cache", cache_rows(s)),
         Section("memory", memory_rows(s)),
@@ -154,7 +159,10 @@ def run_report(result: RunResult) -> RunReport:
         Section("configuration", configuration_rows(result)),
         Section("engine_config", engine_config_rows(s)),
     )
-    return RunReport(preset=result.preset, mode=result.mode, interrupted=result.interrupted, sections=sections)
+    return RunReport(
+        preset=result.preset, mode=result.mode, interrupted=result.interrupted, sections=sections,
+        alert_rules=result.alert_rules, alerts=result.alerts,
+    )
 
 
 def _pct(fraction: float) -> float:
