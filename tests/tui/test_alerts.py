@@ -9,7 +9,6 @@ evaluator's clock, so nothing here depends on how fast the test runs.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from clawlet_tui.engine.alerts import AlertRule
 from clawlet_tui.engine.snapshot import LatencyStats
@@ -84,14 +83,10 @@ async def test_a_narrow_header_keeps_the_alert() -> None:
         assert "ALERT" in status and "throughput" in status and "p99_ms" in status, status
 
 
-def test_live_run_view_carries_the_preset_rules(tmp_path) -> None:
-    """The load line the dashboard reads carries the preset's rules, the SLO included."""
-    from clawlet_tui.load import load_preset
-
-    preset = load_preset("burst")
-    rules = {r.describe() for r in dataclasses.replace(preset).alerts}
-    assert rules == {"queue_depth > 100 for 1 s", "success_rate < 99% for 2 s"}
+def test_the_load_view_carries_the_preset_rules_and_its_slo(live_run) -> None:
+    """What the dashboard judges: LiveRun.view() carries the preset's rules, the SLO as one."""
     from clawlet_tui.engine.alerts import preset_alert_rules
 
-    assert [r.origin for r in preset_alert_rules(preset)] == ["alerts[1]", "alerts[2]", "slo_p99_ms"]
-    assert json.dumps([r.to_dict() for r in preset.alerts])  # a plain table, as written
+    view = live_run.view()
+    assert view.alert_rules == preset_alert_rules(live_run.preset)
+    assert [(r.metric, r.above, r.origin) for r in view.alert_rules] == [("p99_ms", live_run.preset.slo_p99_ms, "slo_p99_ms")]
