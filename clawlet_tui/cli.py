@@ -12,14 +12,16 @@ each:
 * 2: bad input: what was typed or a file it names is wrong (an unknown preset or field,
   a malformed preset or theme file, ``--set batch_size=0``, a malformed ``--backend``
   URL, a usage error);
-* 3: the run ended but no request succeeded (the first error of each kind was printed);
+* 3: the run ended but no request succeeded (the first error of each kind was printed),
+  or, with ``--fail-on-alert``, an alert fired during it (a CI gate, like k6 thresholds);
 * 130 / 143: stopped by SIGINT (Ctrl+C) / SIGTERM, *after* a clean stop: the load stops,
   the engine drains, a run prints the report of what happened, temporary L2 directories
   are removed, the dashboard restores the terminal, ``serve`` finishes what it holds.
 
 While a run goes, progress goes to stderr (so ``run > report.md`` still shows it): a
 live line when stderr is a terminal, otherwise one summary line every 10 s; the first
-error of each kind is printed once, when it first happens.
+error of each kind is printed once, when it first happens, and each alert (a preset's
+``[[alerts]]`` or ``slo_p99_ms``) as it fires and as it resolves.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ EXIT_EXTERNAL = 1
 EXIT_BAD_INPUT = 2
 #: the run ended and not one request succeeded
 EXIT_NO_SUCCESS = 3
+#: ``--fail-on-alert``: an alert fired during the run
+EXIT_ALERT = 3
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 DEFAULT_PRESET = "steady"
@@ -234,6 +238,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="language of the report labels (default: en)"
+    )
+    parser.add_argument(
+        "--fail-on-alert", action="store_true",
+        help="exit with code 3 if any alert fired during the run (the preset's [[alerts]] and slo_p99_ms)",
     )
     _add_backend_options(parser)
 
@@ -542,7 +550,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = signals.run(
                 lambda: run_preset(
                     preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress,
-                    backend_url=args.backend, model_name=args.model_name,
+                    backend_url=args.backend, model_name=args.model_name, on_alert=watch.alert,
                 )
             )
     finally:
@@ -555,7 +563,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _save(args, report)
     if result.interrupted:
         return signals.exit_code
-    return _no_success_check(result, watch)
+    return _no_success_check(result, watch) or _alert_check(args, [result])
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -572,6 +580,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 preset, duration_s=args.duration, overrides=overrides,
                 progress=lambda mode, snap, stats: watch.update(snap, stats, prefix=mode),
                 backend_url=args.backend, model_name=args.model_name,
+                on_alert=lambda mode, event: watch.alert(event, prefix=mode),
             )
         )
     finally:
@@ -594,7 +603,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _save(args, report)
     if report.interrupted:
         return signals.exit_code
-    return max(_no_success_check(r, watch) for r in results)
+    return max(_no_success_check(r, watch) for r in results) or _alert_check(args, results)
+
+
+def _alert_check(args: argparse.Namespace, results: Sequence[Any]) -> int:
+    """With ``--fail-on-alert``: exit code 3, with one line saying which, if any alert fired."""
+    fired = [(r.mode, event) for r in results for event in r.alerts]
+    if not args.fail_on_alert or not fired:
+        return 0
+    rules = list(dict.fromkeys(event.rule.describe() for _, event in fired))
+    runs = " and ".join(dict.fromkeys(mode for mode, _ in fired))
+    print(
+        f"{PROG}: error: {len(fired)} alert{'s' if len(fired) > 1 else ''} fired in the {runs} run "
+        f"(--fail-on-alert): {'; '.join(rules)}",
+        file=sys.stderr,
+    )
+    return EXIT_ALERT
 
 
 def _no_success_check(result: Any, watch: RunWatch) -> int:
@@ -722,6 +746,13 @@ class RunWatch:
         for kind, message in new:
             self._errors_shown.add(kind)
             self.stream.write(f"{PROG}: first {format_first_error(kind, message)}\n")
+        self.stream.flush()
+
+    def alert(self, event: Any, prefix: str | None = None) -> None:
+        """One line for an alert that fired or resolved (an :class:`AlertEvent`), as it happens."""
+        self.line.clear()
+        label = f"{prefix} " if prefix else ""
+        self.stream.write(f"{PROG}: {label}alert {event.line()}\n")
         self.stream.flush()
 
     def finish(self, snapshot: Any) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .engine.alerts import AlertEvaluator, AlertEvent, AlertRule, preset_alert_rules
 from .engine.config import BASELINE, OptimizationConfig, cpu_count
 from .engine.snapshot import MetricsSnapshot
 from .session import MODES, build_session, resolve_config
@@ -103,6 +104,10 @@ class RunResult:
     slo_p99_ms: float | None = None
     #: one row per second of the run (:mod:`clawlet_tui.timeline`), for the report's charts
     timeline: Timeline = Timeline()
+    #: the alert rules judged during the run (the preset's ``[[alerts]]`` and its SLO)
+    alert_rules: tuple[AlertRule, ...] = ()
+    #: every alert that fired, in order (``resolved_at_s`` None: still firing at the end)
+    alerts: tuple[AlertEvent, ...] = ()
 
     @property
     def config(self) -> OptimizationConfig:
@@ -123,8 +128,12 @@ async def run_preset(
     fresh_l2: bool = False,
     backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
+    on_alert: Callable[[AlertEvent], None] | None = None,
 ) -> RunResult:
     """Run ``preset``'s load against a fresh engine until the load ends; see the module doc.
+
+    The preset's alert rules are judged on a snapshot every progress tick and on the final
+    one; ``on_alert`` gets each alert as it fires and as it resolves.
 
     ``fresh_l2`` forces a temporary L2 directory even if the config names one (``compare``
     uses it so each side starts with an empty disk cache).  ``backend_url`` serves the
@@ -132,6 +141,13 @@ async def run_preset(
     Building is :func:`~clawlet_tui.session.build_session`'s, as for the dashboard.
     """
     machine = MachineInfo.collect()
+    alerts = AlertEvaluator(preset_alert_rules(preset))
+
+    def judge(snapshot: MetricsSnapshot) -> None:
+        for event in alerts.observe(snapshot):
+            if on_alert is not None:
+                on_alert(event)
+
     with build_session(
         preset, overrides=overrides, mode=mode, duration_s=duration_s, fresh_l2=fresh_l2,
         backend_url=backend_url, model_name=model_name,
@@ -146,7 +162,7 @@ async def run_preset(
         try:
             try:
                 await generator.start()
-                snapshot = await _drive(engine, generator, progress, recorder)
+                snapshot = await _drive(engine, generator, progress, recorder, judge if alerts.rules else None)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 interrupted = True
                 task = asyncio.current_task()
@@ -173,6 +189,7 @@ async def run_preset(
                 await engine.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
         load_stats = generator.stats()
         assert snapshot is not None
+        judge(snapshot)
         return RunResult(
             preset=preset.name,
             mode=mode,
@@ -188,20 +205,28 @@ async def run_preset(
             in_flight_at_interrupt=in_flight,
             slo_p99_ms=getattr(preset, "slo_p99_ms", None),
             timeline=recorder.timeline(),
+            alert_rules=alerts.rules,
+            alerts=alerts.events,
         )
 
 
 async def _drive(
-    engine: Any, generator: Any, progress: Callable[..., None] | None, recorder: TimelineRecorder
+    engine: Any,
+    generator: Any,
+    progress: Callable[..., None] | None,
+    recorder: TimelineRecorder,
+    judge: Callable[[MetricsSnapshot], None] | None = None,
 ) -> MetricsSnapshot:
-    """Wait for the load to end, reporting progress and recording the timeline from the
-    same snapshots; return the snapshot taken right after."""
+    """Wait for the load to end, reporting progress, recording the timeline and judging
+    alerts from the same snapshot each tick; return the snapshot taken right after."""
     waiter = asyncio.ensure_future(generator.wait())
     try:
         while True:
             done, _ = await asyncio.wait({waiter}, timeout=PROGRESS_INTERVAL_S)
             snapshot = engine.snapshot()
             recorder.observe(snapshot)
+            if judge is not None:
+                judge(snapshot)
             if progress is not None:
                 progress(snapshot, generator.stats())
             if done:
@@ -227,6 +252,7 @@ async def run_compare(
     progress: Callable[[str, MetricsSnapshot, LoadStats], None] | None = None,
     backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
+    on_alert: Callable[[str, AlertEvent], None] | None = None,
 ) -> tuple[RunResult, RunResult | None]:
     """The same load against baseline mode, then the optimized config, each with a fresh L2.
 
@@ -236,9 +262,10 @@ async def run_compare(
     results: list[RunResult] = []
     for mode in MODES[::-1]:  # baseline first, as the seed's table reads
         callback = None if progress is None else _tagged(progress, mode)
+        alert_callback = None if on_alert is None else _tagged(on_alert, mode)
         result = await run_preset(
             preset, duration_s=duration_s, overrides=overrides, mode=mode, progress=callback, fresh_l2=True,
-            backend_url=backend_url, model_name=model_name,
+            backend_url=backend_url, model_name=model_name, on_alert=alert_callback,
         )
         results.append(result)
         if result.interrupted:
@@ -246,11 +273,13 @@ async def run_compare(
     return results[0], (results[1] if len(results) > 1 else None)
 
 
-def _tagged(progress: Callable[[str, MetricsSnapshot, LoadStats], None], mode: str) -> Callable[..., None]:
-    def callback(snapshot: MetricsSnapshot, stats: LoadStats) -> None:
-        progress(mode, snapshot, stats)
+def _tagged(callback: Callable[..., None], mode: str) -> Callable[..., None]:
+    """``callback`` with the run's mode as its first argument."""
 
-    return callback
+    def tagged(*args: Any) -> None:
+        callback(mode, *args)
+
+    return tagged
 
 
 def result_from_snapshot(
@@ -260,8 +289,11 @@ def result_from_snapshot(
     *,
     model_description: str | None = None,
     started_at: str | None = None,
+    alert_rules: tuple[AlertRule, ...] = (),
+    alerts: tuple[AlertEvent, ...] = (),
 ) -> RunResult:
-    """A :class:`RunResult` for a live engine's current state (the dashboard's export)."""
+    """A :class:`RunResult` for a live engine's current state (the dashboard's export,
+    with the alerts the dashboard judged)."""
     name = preset if isinstance(preset, str) else getattr(preset, "name", str(preset))
     description = "" if isinstance(preset, str) else getattr(preset, "description", "") or ""
     load_description = getattr(load_stats, "description", None)
@@ -286,6 +318,8 @@ def result_from_snapshot(
         slo_p99_ms=None if isinstance(preset, str) else getattr(preset, "slo_p99_ms", None),
         # the seconds the monitor still holds (its last history_s), without per-second hit rate
         timeline=Timeline.from_series(snapshot),
+        alert_rules=alert_rules,
+        alerts=alerts,
     )
 
 

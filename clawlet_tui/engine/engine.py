@@ -516,6 +516,7 @@ class ClawletEngine:
             window_s=monitor.window_s,
             window_throughput_rps=window.throughput_rps,
             total_throughput_rps=monitor.total_throughput(),
+            window_error_rps=window.errors_per_s,
             window_latency=window.latency,
             window_latency_histogram=window.latency_histogram,
             total_latency=monitor.latency.stats(),

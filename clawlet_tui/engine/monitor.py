@@ -27,6 +27,9 @@ class WindowStats:
 
     throughput_rps: float
     latency: LatencyStats
+    #: failed, rejected and timed-out requests per second (what the window's error rate is
+    #: computed from, with ``throughput_rps``: both are counts over the same span)
+    errors_per_s: float
     batches_per_s: float
     #: mean size of the batches that ran in the window (0.0 if none)
     mean_batch_size: float
@@ -194,15 +197,17 @@ class PerformanceMonitor:
         now = self._clock()
         slots, span = self._window_slots(now)
         merged = LogHistogram()
-        completed = batches = items = 0
+        completed = errors = batches = items = 0
         for slot in slots:
             merged.merge(slot.latency)
             completed += slot.completed
+            errors += slot.errors
             batches += slot.batches
             items += slot.batch_items
         return WindowStats(
             throughput_rps=completed / span,
             latency=merged.stats(),
+            errors_per_s=errors / span,
             batches_per_s=batches / span,
             mean_batch_size=items / batches if batches else 0.0,
             latency_histogram=merged.display_buckets(),

@@ -240,6 +240,8 @@ class MetricsSnapshot:
     #: completed requests per second over the window / over the whole run
     window_throughput_rps: float = 0.0
     total_throughput_rps: float = 0.0
+    #: failed, rejected and timed-out requests per second over the window
+    window_error_rps: float = 0.0
     window_latency: LatencyStats = field(default_factory=LatencyStats)
     #: the window's latency distribution on log-spaced buckets, ``((low_ms, high_ms, count), ...)``
     #: for the non-empty range (empty buckets between the first and last are kept)

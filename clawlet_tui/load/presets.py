@@ -4,7 +4,7 @@
 
     name = "steady"                 # optional; must match the file name
     description = "one line"        # required
-    slo_p99_ms = 50                 # optional
+    slo_p99_ms = 50                 # optional; also an implicit alert: p99_ms above it
     backend_url = "http://host:8000" # optional: run the model on an Open Inference Protocol server
     backend_model = "name"          # optional: the model's name there (default: its only model)
     backend_urls = ["http://a:8000", "http://b:8000"]  # optional, instead of backend_url:
@@ -21,6 +21,10 @@
     key_count = 1000
     [model]                         # clawlet_tui.models.build_model spec (optional; default MLP)
     kind = "mlp"                    # or: target = "mymodel:predict" (mymodel.py next to this file)
+    [[alerts]]                      # optional, repeatable: see clawlet_tui.engine.alerts
+    metric = "p99_ms"
+    above = 50
+    for_s = 5
 
 A preset is looked up by name in :func:`preset_dirs`, first match wins, so a user's file
 shadows a shipped one of the same name.  Anything wrong with a file is a
@@ -40,6 +44,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..engine.alerts import AlertRule, parse_alerts
 from ..engine.config import ALIASES, OptimizationConfig
 from ..engine.errors import ConfigError, PresetError
 from ..engine.rules import Rule, did_you_mean, unknown_field
@@ -49,7 +54,7 @@ from .profiles import LoadProfile
 PRESETS_DIR_ENV = "CLAWLET_PRESETS_DIR"
 
 _TOP_LEVEL = frozenset(
-    {"name", "description", "slo_p99_ms", "backend_url", "backend_urls", "backend_model", "engine", "load", "model"}
+    {"name", "description", "slo_p99_ms", "backend_url", "backend_urls", "backend_model", "engine", "load", "model", "alerts"}
 )
 _ENGINE_FIELDS = frozenset(f.name for f in fields(OptimizationConfig)) | frozenset(ALIASES)
 
@@ -83,6 +88,8 @@ class Preset:
     backend_model: str | None = None
     #: several servers of the model, batches spread over them (empty: ``backend_url`` or in process)
     backend_urls: tuple[str, ...] = ()
+    #: the ``[[alerts]]`` rules (``slo_p99_ms`` adds one: see :func:`~clawlet_tui.engine.alerts.preset_alert_rules`)
+    alerts: tuple[AlertRule, ...] = ()
 
     def build_model(self) -> Any:
         """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
@@ -237,6 +244,11 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     model_spec = copy.deepcopy(dict(model_spec))
     _check_model(model_spec, fail, base_dir=path.parent)
 
+    try:
+        alerts = parse_alerts(data.get("alerts", []))
+    except ConfigError as exc:
+        raise fail(exc.field or "alerts", exc.reason) from None
+
     return Preset(
         name=name,
         description=description.strip(),
@@ -248,6 +260,7 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         backend_url=url,
         backend_model=backend_model,
         backend_urls=urls,
+        alerts=alerts,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..engine.alerts import AlertState
 from ..engine.errors import ConfigError
 from ..engine.snapshot import MetricsSnapshot
 from .csvfmt import render_csv, render_timeline_csv, timeline_csv_path
@@ -95,9 +96,15 @@ def report_files(path: str | Path) -> tuple[Path, ...]:
 
 
 def write_report(
-    path: str | Path, snapshot: MetricsSnapshot, load_stats: Any, preset: Any, lang: str = "en"
+    path: str | Path,
+    snapshot: MetricsSnapshot,
+    load_stats: Any,
+    preset: Any,
+    lang: str = "en",
+    alerts: AlertState | None = None,
 ) -> Path:
-    """The dashboard's export: a report of the live engine's current ``snapshot``.
+    """The dashboard's export: a report of the live engine's current ``snapshot`` (and of the
+    ``alerts`` the dashboard judged).
 
     ``preset`` is a ``Preset`` (or just its name).  Raises ConfigError for an unknown
     extension or language, OSError if the file cannot be written.
@@ -106,4 +113,6 @@ def write_report(
 
     format_for_path(path)
     check_lang(lang)
-    return save_report(path, build_run_report(result_from_snapshot(snapshot, load_stats, preset)), lang)
+    rules, events = (alerts.rules, alerts.events) if alerts is not None else ((), ())
+    result = result_from_snapshot(snapshot, load_stats, preset, alert_rules=rules, alerts=events)
+    return save_report(path, build_run_report(result), lang)

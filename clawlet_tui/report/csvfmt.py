@@ -5,7 +5,10 @@ a comparison the sections of each run are prefixed with its mode (``baseline.sum
 ``optimized.batcher``) and the before/after table is section ``comparison`` with
 metrics ``<key>.before``, ``<key>.after``, ``<key>.ratio`` and ``<key>.change``.
 Booleans are ``true``/``false``, a missing value is empty, a histogram is
-``size:count`` pairs separated by spaces.
+``size:count`` pairs separated by spaces.  Each alert that fired is section ``alerts``
+(``<mode>.alerts`` in a comparison), metrics ``<n>.rule``, ``<n>.fired_at``,
+``<n>.resolved_at`` (empty: still firing at the end), ``<n>.fired_value`` and ``<n>.peak``,
+numbered from 1 in firing order.
 
 The timeline goes in a file of its own beside the report (``out.csv`` ->
 ``out-timeline.csv``, :func:`timeline_csv_path`), one row per second and run, so that
@@ -40,6 +43,13 @@ def report_rows(report: Report) -> Iterator[tuple[str, str, str, str]]:
         for section in run.sections:
             for row in section.rows:
                 yield f"{prefix}{section.key}", row.metric, csv_value(row.value), row.unit
+        for number, event in enumerate(run.alerts, start=1):
+            unit = event.rule.unit
+            yield f"{prefix}alerts", f"{number}.rule", event.rule.describe(), ""
+            yield f"{prefix}alerts", f"{number}.fired_at", csv_value(event.fired_at_s), "s"
+            yield f"{prefix}alerts", f"{number}.resolved_at", csv_value(event.resolved_at_s), "s"
+            yield f"{prefix}alerts", f"{number}.fired_value", csv_value(event.fired_value), unit
+            yield f"{prefix}alerts", f"{number}.peak", csv_value(event.peak), unit
 
 
 def render_csv(report: Report, lang: str = "en") -> str:

@@ -5,13 +5,19 @@ Layout (``version`` 1)::
     {"format": "clawlet-tui-report", "version": 1, "kind": "run" | "compare", "lang": "en",
      "runs": [{"preset": ..., "mode": ..., "interrupted": false,
                "sections": {"summary": {"label": "Test results",
-                                        "metrics": {"throughput": {"label": ..., "value": 412.3, "unit": "req/s"}}}}}],
+                                        "metrics": {"throughput": {"label": ..., "value": 412.3, "unit": "req/s"}}}},
+               "alert_rules": [{"metric": "p99_ms", "above": 50.0, "for_s": 5.0, "origin": "alerts[1]",
+                                "text": "p99_ms > 50 ms for 5 s", "unit": "ms"}],
+               "alerts": [{"rule": <as in alert_rules>, "fired_at_s": 12.3, "fired_value": 61.0,
+                           "peak": 80.2, "resolved_at_s": 20.1, "resolved_value": 41.0}]}],
      "comparison": {"throughput": {"label": ..., "unit": "req/s", "before": 9.8, "after": 126.0,
                                    "ratio": 12.86, "change": "12.9x"}}}
 
 Metric and section keys are stable and language-independent; only ``label`` follows
 ``lang``.  Values are raw numbers in the stated unit (percentages 0-100, bytes, ms);
-a batch size histogram is a list of ``[size, count]`` pairs.
+a batch size histogram is a list of ``[size, count]`` pairs.  Alert times are seconds
+since the run started; ``resolved_at_s`` is null for an alert still firing at the end;
+rates (``success_rate``, ``error_rate``, ``memory_usage``) are fractions (0.99 = 99%).
 
 Each run also has ``"timeline"``: one list per column of
 :data:`~clawlet_tui.timeline.TIMELINE_FIELDS`, one entry per second of the run
@@ -30,6 +36,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..engine.alerts import AlertEvent, AlertRule
 from ..timeline import TIMELINE_FIELDS, Timeline
 from .labels import Labels
 from .markdown import row_label
@@ -62,6 +69,8 @@ def report_to_dict(report: Report, lang: str = "en") -> dict[str, Any]:
                     for section in run.sections
                 },
                 "timeline": timeline_to_dict(run.timeline),
+                "alert_rules": [rule_to_dict(rule) for rule in run.alert_rules],
+                "alerts": [alert_to_dict(event) for event in run.alerts],
             }
             for run in report.runs
         ],
@@ -88,6 +97,21 @@ def render_json(report: Report, lang: str = "en") -> str:
 def timeline_to_dict(timeline: Timeline) -> dict[str, list[Any]]:
     """Column-oriented: ``{field: [value per second]}``, floats rounded as elsewhere."""
     return {name: [json_value(v) for v in timeline.column(name)] for name in TIMELINE_FIELDS}
+
+
+def rule_to_dict(rule: AlertRule) -> dict[str, Any]:
+    return {**rule.to_dict(), "for_s": rule.for_s, "origin": rule.origin, "text": rule.describe(), "unit": rule.unit}
+
+
+def alert_to_dict(event: AlertEvent) -> dict[str, Any]:
+    return {
+        "rule": rule_to_dict(event.rule),
+        "fired_at_s": json_value(event.fired_at_s),
+        "fired_value": json_value(event.fired_value),
+        "peak": json_value(event.peak),
+        "resolved_at_s": json_value(event.resolved_at_s),
+        "resolved_value": json_value(event.resolved_value),
+    }
 
 
 def json_value(value: Value) -> Any:

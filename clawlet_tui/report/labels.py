@@ -28,6 +28,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "engine_config": "Engine configuration",
         "comparison": "Before and after",
         "components": "Components",
+        "alerts": "Alerts",
     },
     "zh": {
         "summary": "性能测试结果",
@@ -42,6 +43,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "engine_config": "引擎配置",
         "comparison": "优化前后对比",
         "components": "优化组件",
+        "alerts": "告警",
     },
 }
 
@@ -58,6 +60,7 @@ METRICS: dict[str, dict[str, str]] = {
         "p90_latency": "P90 latency",
         "p99_latency": "P99 latency",
         "slo_p99": "P99 objective",
+        "alerts_fired": "Alerts fired",
         "slo_met": "P99 objective met",
         "max_latency": "Max latency",
         "window_p50_latency": "P50 latency (window)",
@@ -181,6 +184,7 @@ METRICS: dict[str, dict[str, str]] = {
         "p90_latency": "P90 延迟",
         "p99_latency": "P99 延迟",
         "slo_p99": "P99 延迟目标",
+        "alerts_fired": "触发的告警",
         "slo_met": "达到 P99 目标",
         "max_latency": "最大延迟",
         "window_p50_latency": "P50 延迟（窗口）",
@@ -350,6 +354,14 @@ TEXT: dict[str, dict[str, str]] = {
         "server_in_flight": "In flight at end",
         "server_ejected": "Out of rotation at end",
         "server_ejections": "Times taken out",
+        "alert_rule": "Rule",
+        "fired_at": "Fired",
+        "resolved_at": "Resolved",
+        "fired_value": "Value when fired",
+        "peak": "Peak",
+        "still_firing": "still firing at the end",
+        "no_alert_fired": "No alert fired. Rules judged on the monitor's window:",
+        "alert_times_note": "Times are seconds since the run started; values are the monitor's window figures.",
     },
     "zh": {
         "title": "小爪系统性能测试报告",
@@ -400,6 +412,14 @@ TEXT: dict[str, dict[str, str]] = {
         "server_in_flight": "结束时进行中",
         "server_ejected": "结束时已摘除",
         "server_ejections": "摘除次数",
+        "alert_rule": "规则",
+        "fired_at": "触发时间",
+        "resolved_at": "恢复时间",
+        "fired_value": "触发时数值",
+        "peak": "峰值",
+        "still_firing": "结束时仍在告警",
+        "no_alert_fired": "没有告警触发。按监控窗口判定的规则：",
+        "alert_times_note": "时间为运行开始后的秒数；数值为监控窗口内的数据。",
     },
 }
 

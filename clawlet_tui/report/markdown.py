@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
+from ..engine.alerts import format_alert_value
 from .labels import Labels
 from .model import BACKEND_KEYS, COMPONENT_SECTIONS, POLICY_KEYS, Report, Row, RunReport, Value
 
@@ -36,6 +37,7 @@ def _run(run: RunReport, labels: Labels) -> list[str]:
     lines += _errors_note(run, labels)
     lines += [f"## {labels.section('summary')}", ""]
     lines += _rows_table(run.section("summary").rows, labels)
+    lines += _alerts([run], labels)
     lines += [f"## {labels.section('components')}", ""]
     lines += _components(run, labels, level="###")
     lines += [f"## {labels.section('configuration')}", ""]
@@ -67,6 +69,7 @@ def _compare(report: Report, labels: Labels, detail: Detail) -> list[str]:
 
     lines += [f"## {labels.text('key_figures')}", ""]
     lines += _side_by_side(before.section("summary").rows, after.section("summary").rows, labels)
+    lines += _alerts(report.runs, labels)
 
     # which batch policy each side ran and why its batches left (issue 12: seen in compare)
     lines += [f"## {labels.text('batching')}", ""]
@@ -97,6 +100,31 @@ def _compare(report: Report, labels: Labels, detail: Detail) -> list[str]:
             lines += [f"### {labels.section('engine_config')}: {labels.mode(run.mode)}", ""]
             lines += _rows_table(run.section("engine_config").rows, labels, key_header=labels.text("field"))
     return lines
+
+
+def _alerts(runs: Sequence[RunReport], labels: Labels) -> list[str]:
+    """Every alert that fired, with its times; or the rules, when none fired.  Nothing
+    when the preset has no rules.  Two runs (a comparison) get a column saying which."""
+    if not any(run.alert_rules for run in runs):
+        return []
+    lines = [f"## {labels.section('alerts')}", ""]
+    events = [(run, event) for run in runs for event in run.alerts]
+    if not events:
+        rules = dict.fromkeys(f"`{rule.describe()}`" for run in runs for rule in run.alert_rules)
+        return [*lines, f"{labels.text('no_alert_fired')} {', '.join(rules)}.", ""]
+    header = [labels.text("alert_rule"), labels.text("fired_at"), labels.text("resolved_at"),
+              labels.text("fired_value"), labels.text("peak")]
+    if len(runs) > 1:
+        header.insert(0, labels.text("run"))
+    body = []
+    for run, event in events:
+        rule, unit = event.rule, event.rule.unit
+        origin = f" ({rule.origin})" if rule.origin else ""
+        resolved = labels.text("still_firing") if event.resolved_at_s is None else f"{event.resolved_at_s:.1f} s"
+        cells = [f"`{rule.describe()}`{origin}", f"{event.fired_at_s:.1f} s", resolved,
+                 format_alert_value(event.fired_value, unit), format_alert_value(event.peak, unit)]
+        body.append([labels.mode(run.mode), *cells] if len(runs) > 1 else cells)
+    return [*lines, *_table(header, body), labels.text("alert_times_note"), ""]
 
 
 def _components(run: RunReport, labels: Labels, *, level: str) -> list[str]:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..engine.alerts import AlertEvent, AlertRule
 from ..engine.snapshot import MetricsSnapshot
 from ..runner import RunResult
 from ..timeline import AlertInterval, Timeline
@@ -78,8 +79,11 @@ class RunReport:
     timeline: Timeline = Timeline()
     #: the preset's p99 objective in ms, if it has one (the line on the latency chart)
     slo_p99_ms: float | None = None
-    #: alerts that fired, shaded on the HTML report's time charts (empty until alerts exist)
+    #: alerts that fired, shaded on the HTML report's time charts (from ``alerts``)
     alert_intervals: tuple[AlertInterval, ...] = ()
+    #: the alert rules judged during the run, and every alert that fired (with its times)
+    alert_rules: tuple[AlertRule, ...] = ()
+    alerts: tuple[AlertEvent, ...] = ()
 
     def section(self, key: str) -> Section:
         for section in self.sections:
@@ -149,8 +153,9 @@ def build_compare_report(baseline: RunResult, optimized: RunResult) -> Report:
 
 def run_report(result: RunResult) -> RunReport:
     s = result.snapshot
+    alerts = (Row("alerts_fired", len(result.alerts), "alerts"),) if result.alert_rules else ()
     sections = (
-        Section("summary", summary_rows(s, result.slo_p99_ms)),
+        Section("summary", summary_rows(s, result.slo_p99_ms) + alerts),
         Section("batcher", batcher_rows(s)),
         Section("cache", cache_rows(s)),
         Section("memory", memory_rows(s)),
@@ -164,6 +169,10 @@ def run_report(result: RunResult) -> RunReport:
     return RunReport(
         preset=result.preset, mode=result.mode, interrupted=result.interrupted, sections=sections,
         timeline=result.timeline, slo_p99_ms=result.slo_p99_ms,
+        alert_rules=result.alert_rules, alerts=result.alerts,
+        alert_intervals=tuple(
+            AlertInterval(event.rule.describe(), event.fired_at_s, event.resolved_at_s) for event in result.alerts
+        ),
     )
 
 

@@ -31,6 +31,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 
+from ..engine.alerts import AlertEvaluator
 from ..engine.config import CHOICES, OptimizationConfig
 from ..engine.errors import ClawletError, ThemeError
 from ..engine.snapshot import MetricsSnapshot
@@ -247,6 +248,8 @@ class ClawletApp(App[int]):
         self._refresh_timer: Timer | None = None
         #: the config field the last knob key changed: the editor opens on it
         self.last_field: str | None = None
+        #: judges the load's alert rules on every snapshot shown (see :meth:`refresh_metrics`)
+        self.alerts = AlertEvaluator()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -317,11 +320,26 @@ class ClawletApp(App[int]):
         self.refresh_count += 1
         if self._on_snapshot is not None:
             self._on_snapshot(snapshot)
+        self._judge_alerts(snapshot, load)
         self._show(snapshot, load, problem)
+
+    def _judge_alerts(self, snapshot: MetricsSnapshot, load: LoadView) -> None:
+        """Judge the load's alert rules on the snapshot shown, and log each fire and resolve.
+
+        Here, on the dashboard's side, rather than in the engine process: the snapshot is the
+        one the engine measured and its ``time_s`` is the evaluator's clock, so a rule's
+        ``for_s`` does not depend on the pipe; a recorded stream is judged the same way; and
+        the engine process spends nothing on it (a few comparisons, twice a second, here).
+        """
+        rules = tuple(getattr(load, "alert_rules", ()))
+        if rules != self.alerts.rules:
+            self.alerts.set_rules(rules)
+        for event in self.alerts.observe(snapshot):
+            self.log_ui("alert", event.line())
 
     def _show(self, snapshot: MetricsSnapshot, load: LoadView | None, problem: str | None) -> None:
         try:
-            self.dashboard.show(snapshot, load, self.clock(), problem=problem)
+            self.dashboard.show(snapshot, load, self.clock(), problem=problem, alerts=self.alerts.state())
         except NoMatches:  # the dashboard is not mounted (yet, or any more)
             pass
 
@@ -588,7 +606,7 @@ class ClawletApp(App[int]):
         preset = self.live.preset if self.live is not None else None
         path = self.report_dir / f"clawlet-report-{self.clock():%Y%m%d-%H%M%S}.md"
         try:
-            result = write_report(path, snapshot, load_stats, preset)
+            result = write_report(path, snapshot, load_stats, preset, alerts=self.alerts.state())
             if inspect.isawaitable(result):
                 result = await result
         except (ClawletError, OSError, ValueError, TypeError) as exc:

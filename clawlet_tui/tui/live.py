@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.alerts import AlertRule, preset_alert_rules
 from ..engine.config import OptimizationConfig
 from ..engine.snapshot import MetricsSnapshot
 from . import gc_policy
@@ -60,6 +61,8 @@ class LoadView:
     paused: bool = False
     finished: bool = False
     slo_p99_ms: float | None = None
+    #: the preset's alert rules (its ``[[alerts]]`` and its SLO): the dashboard judges them
+    alert_rules: tuple[AlertRule, ...] = ()
     #: e.g. "model kept: mlp-... (preset asks for ...)"
     note: str = ""
 
@@ -327,6 +330,7 @@ class LiveRun:
             paused=bool(getattr(stats, "paused", self.paused)),
             finished=bool(getattr(stats, "finished", False)),
             slo_p99_ms=getattr(self.preset, "slo_p99_ms", None),
+            alert_rules=preset_alert_rules(self.preset),
             note=self.note,
         )
 

@@ -79,15 +79,26 @@ def dumps(table: Mapping[str, Any]) -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _table(lines: list[str], table: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+def _table(lines: list[str], table: Mapping[str, Any], prefix: tuple[str, ...], *, array: bool = False) -> None:
+    arrays = {k: v for k, v in table.items() if _is_array_of_tables(v)}
+    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping) and k not in arrays}
     tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-    if prefix and (scalars or not tables):
-        lines += ["", f"[{'.'.join(_key(k) for k in prefix)}]"]
+    name = ".".join(_key(k) for k in prefix)
+    if array:
+        lines += ["", f"[[{name}]]"]
+    elif prefix and (scalars or not tables):
+        lines += ["", f"[{name}]"]
     for key, value in scalars.items():
         lines.append(f"{_key(key)} = {_value(value)}")
     for key, value in tables.items():
         _table(lines, value, (*prefix, key))
+    for key, items in arrays.items():  # [[alerts]]: one header per table
+        for item in items:
+            _table(lines, item, (*prefix, key), array=True)
+
+
+def _is_array_of_tables(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, Mapping) for v in value)
 
 
 _BARE = frozenset(string.ascii_letters + string.digits + "_-")

@@ -57,6 +57,7 @@ def test_window_and_series_on_a_driven_clock():
     assert batches_per_s == pytest.approx(9 / 9.5)
     assert mean_batch == pytest.approx(sum(range(17, 26)) / 9)
     assert m.total_throughput() == pytest.approx(sum(range(1, 26)) / 25.5)
+    assert w.errors_per_s == pytest.approx(1 / 9.5)
     stats = m.batch_stats()
     assert stats.count == 25 and stats.items == sum(range(1, 26))
 
@@ -94,3 +95,19 @@ def test_whole_run_latency_keeps_seconds_that_left_the_ring():
     assert total.mean == pytest.approx(np.mean(everything))
     want = np.percentile(everything, [50, 90, 99])
     assert total.percentiles((50.0, 90.0, 99.0)) == pytest.approx(tuple(want), rel=0.01)
+
+
+def test_window_errors_leave_with_their_seconds():
+    """The window's error rate counts failures, rejections and timeouts of its seconds only."""
+    clock = FakeClock()
+    m = PerformanceMonitor(clock, window_s=10.0, history_s=30)
+    start = clock.now
+    clock.now = start + 0.5
+    m.record_failure("BackendError")
+    m.record_rejected()
+    m.record_timeout()
+    m.record_cancelled()  # the caller gave up: not an error of the engine's
+    clock.now = start + 1.0
+    assert m.window().errors_per_s == pytest.approx(3 / 1.0)
+    clock.now = start + 12.0
+    assert m.window().errors_per_s == 0.0

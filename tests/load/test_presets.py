@@ -47,6 +47,10 @@ BAD_PRESETS = {
     "backend-urls-and-url.toml": "backend_urls: give backend_url (one server) or backend_urls (several), not both",
     "backend-urls-not-list.toml": "backend_urls: must be a list of URL strings, got 'http://a:8000'",
     "backend-urls-twice.toml": "backend_urls[1]: 'http://a:8000' is listed twice",
+    "alerts-bad-metric.toml": "alerts[2].metric: must be one of p99_ms, p50_ms, success_rate, error_rate, "
+    "throughput, queue_depth, memory_usage, got 'p95_ms'",
+    "alerts-rate-as-percent.toml": "alerts[1].below: success_rate is a fraction (0.99 = 99%): must be <= 1, got 99",
+    "alerts-not-array.toml": "alerts: must be an array of tables ([[alerts]]), got dict",
 }
 
 

@@ -358,3 +358,42 @@ def test_csv_writes_the_timeline_beside_the_report(tmp_path, factory):
     ]
     assert [r["hit_rate"] for r in rows[:2]] == ["", "0.5"]
     assert report_files(tmp_path / "x.json") == (tmp_path / "x.json",)
+# -- alerts ---------------------------------------------------------------------------------
+
+
+def test_alerts_in_every_format(optimized_result):
+    """A resolved alert and one still firing at the end, as each format shows them."""
+    import dataclasses
+
+    from clawlet_tui.engine.alerts import AlertEvent, AlertRule
+
+    p99 = AlertRule("p99_ms", above=50, for_s=5, origin="alerts[1]")
+    ok = AlertRule("success_rate", below=0.99, origin="alerts[2]")
+    result = dataclasses.replace(
+        optimized_result,
+        alert_rules=(p99, ok),
+        alerts=(
+            AlertEvent(p99, fired_at_s=12.25, fired_value=61.0, peak=80.5, resolved_at_s=20.0, resolved_value=41.0),
+            AlertEvent(ok, fired_at_s=30.0, fired_value=0.95, peak=0.9),
+        ),
+    )
+    report = build_run_report(result)
+    md = render_markdown(report)
+    assert "| `p99_ms > 50 ms for 5 s` (alerts[1]) | 12.2 s | 20.0 s | 61 ms | 80.5 ms |" in md
+    assert "| `success_rate < 99%` (alerts[2]) | 30.0 s | still firing at the end | 95% | 90% |" in md
+    assert "| Alerts fired | 2 |" in md
+    assert md.index("## Alerts") < md.index("## Components")
+    data = json.loads(render_json(report))["runs"][0]
+    assert [a["resolved_at_s"] for a in data["alerts"]] == [20.0, None]
+    assert data["alerts"][0]["rule"] == {
+        "metric": "p99_ms", "above": 50.0, "for_s": 5.0, "origin": "alerts[1]", "text": "p99_ms > 50 ms for 5 s", "unit": "ms",
+    }
+    rows = {(r["section"], r["metric"]): r["value"] for r in csv.DictReader(io.StringIO(render_csv(report)))}
+    assert rows[("alerts", "1.resolved_at")] == "20.0" and rows[("alerts", "2.resolved_at")] == ""
+    assert rows[("alerts", "2.rule")] == "success_rate < 99%" and rows[("summary", "alerts_fired")] == "2"
+    assert "## 告警" in render_markdown(report, "zh") and "结束时仍在告警" in render_markdown(report, "zh")
+
+
+def test_no_rules_no_alerts_section(optimized_result):
+    md = render_markdown(build_run_report(optimized_result))
+    assert "## Alerts" not in md and "Alerts fired" not in md

@@ -162,3 +162,20 @@ def test_each_model_server_has_its_rows_in_the_concurrency_section(factory):
     # without several servers the section is as before
     plain = build_run_report(factory.result(factory.optimized())).runs[0].section("concurrency")
     assert not [row for row in plain if row.key.startswith("backend_")]
+
+
+def test_alerts_that_fired_become_the_html_reports_shaded_intervals(factory):
+    """Each alert of the run is one interval on the timeline's clock (engine uptime);
+    one still firing at the end has no end."""
+    from clawlet_tui.engine.alerts import AlertEvent, AlertRule
+    from clawlet_tui.report.model import run_report
+    from clawlet_tui.timeline import AlertInterval
+
+    rule = AlertRule("p99_ms", above=50.0, for_s=5.0)
+    resolved = AlertEvent(rule, fired_at_s=3.0, fired_value=61.0, peak=80.0, resolved_at_s=9.5, resolved_value=40.0)
+    firing = AlertEvent(rule, fired_at_s=12.0, fired_value=70.0, peak=70.0)
+    report = run_report(factory.result(factory.optimized(), alerts=(resolved, firing), alert_rules=(rule,)))
+    assert report.alert_intervals == (
+        AlertInterval("p99_ms > 50 ms for 5 s", 3.0, 9.5),
+        AlertInterval("p99_ms > 50 ms for 5 s", 12.0, None),
+    )

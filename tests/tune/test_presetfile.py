@@ -45,6 +45,16 @@ def test_a_user_model_beside_the_original_is_found_from_elsewhere(tmp_path: Path
     assert load_preset(out).config.batch_size == 8
 
 
+def test_the_alerts_of_the_original_are_kept(short_preset: Path, tmp_path: Path) -> None:
+    """[[alerts]] tables are written back as [[alerts]] tables, in order."""
+    with short_preset.open("a", encoding="utf-8") as fp:
+        fp.write('\n[[alerts]]\nmetric = "queue_depth"\nabove = 50\nfor_s = 2\n\n[[alerts]]\nmetric = "error_rate"\nabove = 0.01\n')
+    original = load_preset(short_preset)
+    out = write_tuned_preset(tmp_path / "tuned.toml", original, CHOSEN, slo_p99_ms=25.0, summary="1.5x")
+    assert load_preset(out).alerts == original.alerts and len(original.alerts) == 2
+    assert out.read_text(encoding="utf-8").count("[[alerts]]") == 2
+
+
 def test_out_must_be_toml(short_preset: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--out must name a .toml file"):
         write_tuned_preset(tmp_path / "x.json", load_preset(short_preset), CHOSEN, slo_p99_ms=1.0, summary="")

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.screen import Screen
 
+from ...engine.alerts import AlertState
 from ...engine.snapshot import MetricsSnapshot
 from ..live import LoadView
 from ..widgets import (
@@ -28,7 +29,19 @@ from ..widgets import (
     ThroughputPanel,
 )
 from ..widgets.key_bar import KeyBar
+from ..widgets.panel import MetricPanel
 from ..widgets.status_line import StatusLine
+
+#: the panel that shows each alert metric's figure: its border shows the alert
+ALERT_PANELS: dict[str, type[MetricPanel]] = {
+    "p99_ms": LatencyPanel,
+    "p50_ms": LatencyPanel,
+    "throughput": ThroughputPanel,
+    "success_rate": OutcomesPanel,
+    "error_rate": OutcomesPanel,
+    "queue_depth": ConcurrencyPanel,
+    "memory_usage": MemoryPanel,
+}
 
 
 class DashboardScreen(Screen[None]):
@@ -49,9 +62,17 @@ class DashboardScreen(Screen[None]):
             yield EventLogPanel(id="events")
         yield KeyBar(id="keys")
 
-    def show(self, snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, problem: str | None = None) -> None:
+    def show(
+        self,
+        snapshot: MetricsSnapshot,
+        load: LoadView | None,
+        now: datetime,
+        problem: str | None = None,
+        alerts: AlertState | None = None,
+    ) -> None:
         """Hand one snapshot down to every panel; ``problem`` (the engine is not answering) goes
-        to the status line in place of the engine's state."""
+        to the status line in place of the engine's state; the alerts firing go to the status
+        line and to the border of the panel that shows each one's figure."""
         if load is not None:
             self.query_one(LatencyPanel).slo_p99_ms = load.slo_p99_ms
             self.query_one(ConfigPanel).load = load
@@ -68,7 +89,13 @@ class DashboardScreen(Screen[None]):
             EventLogPanel,
         ):
             self.query_one(panel).snapshot = snapshot
-        self.query_one(StatusLine).show(snapshot, load, now, problem)
+        firing = alerts.firing if alerts is not None else ()
+        by_panel: dict[type[MetricPanel], tuple[str, ...]] = dict.fromkeys(ALERT_PANELS.values(), ())
+        for event in firing:
+            by_panel[ALERT_PANELS[event.rule.metric]] += (event.rule.describe(),)
+        for kind, described in by_panel.items():
+            self.query_one(kind).alerts = described
+        self.query_one(StatusLine).show(snapshot, load, now, problem, firing)
 
     def next_latency_view(self) -> str:
         """Switch the latency panel between its trend and its histogram; returns the new view."""

@@ -30,6 +30,7 @@ KIND_STYLES = {
     "gc": "magenta",
     "load": "green",
     "theme": "yellow",
+    "alert": "bold red",
 }
 
 

@@ -45,7 +45,7 @@ class LatencyPanel(MetricPanel):
     def watch_view(self, view: str) -> None:
         # which of the chart and the histogram shows is a CSS class (panels.tcss)
         self.set_class(view == "histogram", "-histogram")
-        self.border_title = "Latency" if view == "trend" else "Latency histogram"
+        self.set_title("Latency" if view == "trend" else "Latency histogram")
         if self.snapshot is not None and self.is_mounted:
             self.show(self.snapshot)
 

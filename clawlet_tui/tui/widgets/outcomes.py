@@ -40,7 +40,7 @@ class OutcomesPanel(MetricPanel):
         narrow = is_narrow(width)
         rate_style = "$success" if o.success_rate >= 0.99 else "$warning" if o.success_rate >= 0.9 else "$error"
         # a narrow border has room for one of the two; the success rate is in the text anyway
-        self.border_title = "Outcomes" if narrow else f"Outcomes · {self.span}"
+        self.set_title("Outcomes" if narrow else f"Outcomes · {self.span}")
         self.border_subtitle = self.span if narrow else f"{fmt_pct(o.success_rate)} ok"
         kinds = [f"{kind} {n:,}" for kind, n in o.errors_by_kind] or ["none"]
         if width > 0:  # one line: as many kinds as fit, then how many more (failed/rejected give the totals)

@@ -4,6 +4,9 @@ It must fit one terminal row at every width from 80 columns up, and the ``sent``
 the last thing to go: :func:`status_text` tries ever shorter layouts (dropping the clock,
 then shortening words, then the title) and keeps the first that fits.
 
+Firing alerts follow the engine's state, at every width: the rules in full where there is
+room, then only their metrics, then only how many.
+
 When the engine does not answer, the line leads with what is wrong (``engine not
 responding``, ``engine exited: killed by SIGKILL``) in place of the engine's state, at
 every width: the figures below are then the last the engine sent.
@@ -20,6 +23,7 @@ from datetime import datetime
 from rich.markup import escape
 from textual.widgets import Static
 
+from ...engine.alerts import AlertEvent
 from ...engine.snapshot import MetricsSnapshot
 from ..live import LoadView
 from .packing import cell_width
@@ -30,7 +34,12 @@ LEVELS = 6
 
 
 def status_parts(
-    snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, level: int, problem: str | None = None
+    snapshot: MetricsSnapshot,
+    load: LoadView | None,
+    now: datetime,
+    level: int,
+    problem: str | None = None,
+    alerts: tuple[AlertEvent, ...] = (),
 ) -> list[str]:
     """The status line's parts at compaction ``level`` (0: everything, spelled out)."""
     running = "[$success]running[/]" if snapshot.running else "[$warning]stopped[/]"
@@ -41,6 +50,8 @@ def status_parts(
         parts.append(f"[b $error]{escape(problem)}[/]")
     else:
         parts.append(f"engine {running} ({snapshot.mode})" if level < 2 else f"{running} ({snapshot.mode})")
+    if alerts:
+        parts.append(f"[b $error]{escape(alert_text(alerts, level))}[/]")
     if load is not None:
         if load.mode == "replay":
             parts.append(f"[$accent]replay[/] {load.preset}")
@@ -64,14 +75,28 @@ def status_parts(
     return parts
 
 
+def alert_text(alerts: tuple[AlertEvent, ...], level: int) -> str:
+    """``ALERT p99_ms > 50 ms for 5 s``; shorter with the level: the metrics, then the count."""
+    if level < 2:
+        return "ALERT " + ", ".join(event.rule.describe() for event in alerts)
+    if level < LEVELS - 1:
+        return "ALERT " + ", ".join(dict.fromkeys(event.rule.metric for event in alerts))
+    return f"{len(alerts)} ALERT{'S' if len(alerts) > 1 else ''}"
+
+
 def status_text(
-    snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, width: int, problem: str | None = None
+    snapshot: MetricsSnapshot,
+    load: LoadView | None,
+    now: datetime,
+    width: int,
+    problem: str | None = None,
+    alerts: tuple[AlertEvent, ...] = (),
 ) -> str:
     """The longest layout of the status line that fits ``width`` cells (the shortest if none does)."""
     text = ""
     for level in range(LEVELS):
         sep = "  │  " if level < 2 else " │ "
-        text = sep.join(status_parts(snapshot, load, now, level, problem))
+        text = sep.join(status_parts(snapshot, load, now, level, problem, alerts))
         if width <= 0 or cell_width(text) <= width:
             break
     return text
@@ -84,11 +109,20 @@ class StatusLine(Static):
         super().__init__(id=id, classes=classes)
         self._args: tuple[MetricsSnapshot, LoadView | None, datetime] | None = None
         self._problem: str | None = None
+        self._alerts: tuple[AlertEvent, ...] = ()
         self._text: str | None = None
 
-    def show(self, snapshot: MetricsSnapshot, load: LoadView | None, now: datetime, problem: str | None = None) -> None:
+    def show(
+        self,
+        snapshot: MetricsSnapshot,
+        load: LoadView | None,
+        now: datetime,
+        problem: str | None = None,
+        alerts: tuple[AlertEvent, ...] = (),
+    ) -> None:
         self._args = (snapshot, load, now)
         self._problem = problem
+        self._alerts = alerts
         self._render_text()
 
     def on_resize(self) -> None:
@@ -97,7 +131,7 @@ class StatusLine(Static):
     def _render_text(self) -> None:
         if self._args is None:
             return
-        text = status_text(*self._args, self.content_size.width, self._problem)
+        text = status_text(*self._args, self.content_size.width, self._problem, self._alerts)
         if text != self._text:  # an unchanged line is not laid out again
             self._text = text
             self.update(text)
