@@ -33,6 +33,7 @@ from .session import MODES, build_session, resolve_config
 
 if TYPE_CHECKING:  # pragma: no cover
     from .load import LoadStats, Preset
+    from .load.warmup import WarmupPlan, WarmupProgress, WarmupResult
 
 #: seconds between progress callbacks (about 4 a second)
 PROGRESS_INTERVAL_S = 0.25
@@ -100,6 +101,9 @@ class RunResult:
     in_flight_at_interrupt: int = 0
     #: the preset's latency objective (p99 at or below this many ms), if it has one
     slo_p99_ms: float | None = None
+    #: the cache warm-up that ran before the load (None: the load started cold); its
+    #: requests are counted here, not in ``snapshot``
+    warmup: WarmupResult | None = None
 
     @property
     def config(self) -> OptimizationConfig:
@@ -120,8 +124,14 @@ async def run_preset(
     fresh_l2: bool = False,
     backend_url: str | None = None,
     model_name: str | None = None,
+    warmup: WarmupPlan | None = None,
+    warmup_progress: Callable[[WarmupProgress], None] | None = None,
 ) -> RunResult:
     """Run ``preset``'s load against a fresh engine until the load ends; see the module doc.
+
+    ``warmup`` warms the cache with its keys before the load starts (skipped when the
+    config has the cache off, as baseline mode does); the load's figures start after it
+    (see :mod:`~clawlet_tui.load.warmup`).
 
     ``fresh_l2`` forces a temporary L2 directory even if the config names one (``compare``
     uses it so each side starts with an empty disk cache).  ``backend_url`` serves the
@@ -138,9 +148,14 @@ async def run_preset(
         interrupted = False
         in_flight = 0
         snapshot: MetricsSnapshot | None = None
+        warmed: WarmupResult | None = None
         await engine.start()
         try:
             try:
+                if warmup is not None and engine.config.enable_cache:
+                    from .load.warmup import warm_up
+
+                    warmed = await warm_up(engine, warmup, model=session.model, progress=warmup_progress)
                 await generator.start()
                 snapshot = await _drive(engine, generator, progress)
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -182,6 +197,7 @@ async def run_preset(
             interrupted=interrupted,
             in_flight_at_interrupt=in_flight,
             slo_p99_ms=getattr(preset, "slo_p99_ms", None),
+            warmup=warmed,
         )
 
 
@@ -214,11 +230,14 @@ async def run_compare(
     progress: Callable[[str, MetricsSnapshot, LoadStats], None] | None = None,
     backend_url: str | None = None,
     model_name: str | None = None,
+    warmup: WarmupPlan | None = None,
+    warmup_progress: Callable[[WarmupProgress], None] | None = None,
 ) -> tuple[RunResult, RunResult | None]:
     """The same load against baseline mode, then the optimized config, each with a fresh L2.
 
     Returns ``(baseline, optimized)``.  If the baseline run is interrupted the optimized
-    run is skipped and ``optimized`` is ``None``.
+    run is skipped and ``optimized`` is ``None``.  ``warmup`` warms the optimized side
+    only (``compare --warm``): the baseline has no cache to warm.
     """
     results: list[RunResult] = []
     for mode in MODES[::-1]:  # baseline first, as the seed's table reads
@@ -226,6 +245,7 @@ async def run_compare(
         result = await run_preset(
             preset, duration_s=duration_s, overrides=overrides, mode=mode, progress=callback, fresh_l2=True,
             backend_url=backend_url, model_name=model_name,
+            warmup=warmup if mode == "optimized" else None, warmup_progress=warmup_progress,
         )
         results.append(result)
         if result.interrupted:

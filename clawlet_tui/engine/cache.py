@@ -723,10 +723,13 @@ class MultiLevelCache:
     def l2_disabled_reason(self) -> str | None:
         return self.l2_error or (self.l2.disabled_reason if self.l2 is not None else None)
 
+    def lookup_counts(self) -> tuple[int, int]:
+        """``(lookups, hits)``: every lookup is one L1 hit or miss; a hit is an L1 or L2 hit."""
+        return self.l1.hits + self.l1.misses, self.l1.hits + (self.l2.hits if self.l2 is not None else 0)
+
     def hit_rate(self) -> float:
         """Share of cache lookups answered by L1 or L2 (single-flight joins count as misses)."""
-        lookups = self.l1.hits + self.l1.misses
-        hits = self.l1.hits + (self.l2.hits if self.l2 is not None else 0)
+        lookups, hits = self.lookup_counts()
         return hits / lookups if lookups else 0.0
 
     def stats(self) -> CacheStats:
