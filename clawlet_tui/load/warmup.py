@@ -215,7 +215,7 @@ def default_plan(keys: KeySpec, l1_cache_size: int) -> WarmupPlan:
         n = min(l1_cache_size, keys.key_count)
         return WarmupPlan(top_keys(keys, n), f"the {n:,} most likely of {keys.describe()}, as many as L1 holds")
     except ConfigError as exc:
-        raise ConfigError(f"no [warmup] in the preset, and {exc.reason}", field="warmup") from None
+        raise ConfigError(f"no [warmup] table, and {exc.reason}", field="warmup") from None
 
 
 def plan_for(preset: Any, l1_cache_size: int) -> WarmupPlan:
@@ -223,7 +223,11 @@ def plan_for(preset: Any, l1_cache_size: int) -> WarmupPlan:
     plan = getattr(preset, "warmup", None)
     if plan is not None:
         return plan
-    return default_plan(preset.load.keys, l1_cache_size)
+    try:
+        return default_plan(preset.load.keys, l1_cache_size)
+    except ConfigError as exc:
+        source = str(getattr(preset, "path", None) or getattr(preset, "name", "preset"))
+        raise PresetError(reason=exc.reason, field="warmup", sep=": ", source=source) from None
 
 
 # -- running ------------------------------------------------------------------------------

@@ -94,3 +94,17 @@ def test_whole_run_latency_keeps_seconds_that_left_the_ring():
     assert total.mean == pytest.approx(np.mean(everything))
     want = np.percentile(everything, [50, 90, 99])
     assert total.percentiles((50.0, 90.0, 99.0)) == pytest.approx(tuple(want), rel=0.01)
+
+
+def test_opening_latency_holds_the_first_minute_after_start_or_reset_only():
+    clock = FakeClock()
+    m = PerformanceMonitor(clock, opening_s=60.0)
+    start = clock.now
+    for t, ms in ((0.5, 1.0), (30.0, 2.0), (59.9, 3.0), (60.0, 500.0), (90.0, 900.0)):
+        clock.now = start + t
+        m.record_success(ms / 1000.0)
+    assert m.opening_latency.count == 3 and m.opening_latency.max == pytest.approx(3.0, rel=0.01)
+    assert m.latency.count == 5
+    assert m.in_opening(start + 59.9) and not m.in_opening(start + 60.0)
+    m.reset()
+    assert m.opening_latency.count == 0 and m.in_opening(clock.now)

@@ -70,7 +70,7 @@ def test_default_plan_warms_what_l1_holds_or_the_whole_key_set() -> None:
     zipf = KeySpec(distribution="zipf", key_count=1000)
     assert default_plan(zipf, l1_cache_size=64).keys == tuple(range(64))
     assert default_plan(KeySpec(distribution="uniform", key_count=20), l1_cache_size=64).keys == tuple(range(20))
-    with pytest.raises(ConfigError, match=r"no \[warmup\] in the preset, and .*unique"):
+    with pytest.raises(ConfigError, match=r"no \[warmup\] table, and .*unique"):
         default_plan(KeySpec(distribution="unique"), l1_cache_size=64)
 
 
