@@ -175,7 +175,9 @@ async def test_u_starts_a_warm_up(fake_app: ClawletApp, fake: FakeControls) -> N
     async with fake_app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
         assert fake.names()[-1] == "warm_up"
-        assert "warm-up: 64 keys; the metrics restart when it ends" in messages(fake_app)
+        assert not messages(fake_app, "error")
+        # the event log, not the notification, is checked: a notification expires after 3 s,
+        # which a loaded machine can take between the key and the assertion
         assert any("warmed 64 keys" in line for line in event_lines(fake_app))
 
 
