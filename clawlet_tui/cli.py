@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(each with a fresh disk cache) and print the before/after table.",
     )
     _add_run_options(compare)
+    compare.add_argument(
+        "--warm", action="store_true",
+        help="warm the optimized side's cache before its load (the preset's [warmup], else the keys "
+        "most likely to be asked for, as many as L1 holds); the baseline has no cache",
+    )
     compare.set_defaults(func=cmd_compare)
 
     presets = commands.add_parser(
@@ -537,6 +542,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     preset, overrides = _prepare(args)
     mode = "baseline" if args.baseline else "optimized"
     _announce_plan(preset, args.duration, runs=1)
+    if preset.warmup is not None and args.baseline:
+        print(f"{PROG}: no warm-up: baseline mode runs without the cache", file=sys.stderr)
     watch = RunWatch(sys.stderr)
     signals = SignalWatch()
     try:
@@ -551,6 +558,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 lambda: run_preset(
                     preset, duration_s=args.duration, overrides=overrides, mode=mode, progress=progress,
                     backend_url=args.backend, model_name=args.model_name, on_alert=watch.alert,
+                    warmup=preset.warmup, warmup_progress=watch.warmup,
                 )
             )
     finally:
@@ -572,6 +580,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     preset, overrides = _prepare(args)
     _announce_plan(preset, args.duration, runs=2)
+    warmup = None
+    if args.warm:
+        from .load.warmup import plan_for
+        from .session import resolve_config
+
+        warmup = plan_for(preset, resolve_config(preset, overrides).l1_cache_size)
     watch = RunWatch(sys.stderr)
     signals = SignalWatch()
     try:
@@ -581,6 +595,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 progress=lambda mode, snap, stats: watch.update(snap, stats, prefix=mode),
                 backend_url=args.backend, model_name=args.model_name,
                 on_alert=lambda mode, event: watch.alert(event, prefix=mode),
+                warmup=warmup, warmup_progress=lambda p: watch.warmup(p, prefix="optimized"),
             )
         )
     finally:
@@ -732,6 +747,16 @@ class RunWatch:
             self.stream.write(f"{PROG}: {label}{format_progress(snapshot, stats).strip()}\n")
             self.stream.flush()
 
+    def warmup(self, progress: Any, prefix: str | None = None) -> None:
+        """A warm-up's progress (``WarmupProgress``): live on a terminal; its end, one line always."""
+        label = f"{prefix} " if prefix else ""
+        if progress.finished:
+            self.line.clear()
+            self.stream.write(f"{PROG}: {label}{progress.describe()}\n")
+            self.stream.flush()
+        else:
+            self.line.show(f"{label}{progress.describe()}")
+
     @property
     def errors_shown(self) -> frozenset[str]:
         """Error kinds printed so far."""
@@ -784,6 +809,14 @@ class ProgressLine:
         line = format_progress(snapshot, stats)
         if prefix:
             line = f"{prefix:<9} {line}"
+        self.stream.write("\r" + line.ljust(self._width))
+        self.stream.flush()
+        self._width = max(self._width, len(line))
+
+    def show(self, line: str) -> None:
+        """Any one line in place (a warm-up's progress)."""
+        if not self.enabled:
+            return
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
         self._width = max(self._width, len(line))

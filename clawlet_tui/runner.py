@@ -35,6 +35,7 @@ from .timeline import Timeline, TimelineRecorder
 
 if TYPE_CHECKING:  # pragma: no cover
     from .load import LoadStats, Preset
+    from .load.warmup import WarmupPlan, WarmupProgress, WarmupResult
 
 #: seconds between progress callbacks (about 4 a second)
 PROGRESS_INTERVAL_S = 0.25
@@ -108,6 +109,9 @@ class RunResult:
     alert_rules: tuple[AlertRule, ...] = ()
     #: every alert that fired, in order (``resolved_at_s`` None: still firing at the end)
     alerts: tuple[AlertEvent, ...] = ()
+    #: the cache warm-up that ran before the load (None: the load started cold); its
+    #: requests are counted here, not in ``snapshot``
+    warmup: WarmupResult | None = None
 
     @property
     def config(self) -> OptimizationConfig:
@@ -129,11 +133,17 @@ async def run_preset(
     backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
     on_alert: Callable[[AlertEvent], None] | None = None,
+    warmup: WarmupPlan | None = None,
+    warmup_progress: Callable[[WarmupProgress], None] | None = None,
 ) -> RunResult:
     """Run ``preset``'s load against a fresh engine until the load ends; see the module doc.
 
     The preset's alert rules are judged on a snapshot every progress tick and on the final
     one; ``on_alert`` gets each alert as it fires and as it resolves.
+
+    ``warmup`` warms the cache with its keys before the load starts (skipped when the
+    config has the cache off, as baseline mode does); the load's figures start after it
+    (see :mod:`~clawlet_tui.load.warmup`).
 
     ``fresh_l2`` forces a temporary L2 directory even if the config names one (``compare``
     uses it so each side starts with an empty disk cache).  ``backend_url`` serves the
@@ -158,9 +168,14 @@ async def run_preset(
         in_flight = 0
         snapshot: MetricsSnapshot | None = None
         recorder = TimelineRecorder()
+        warmed: WarmupResult | None = None
         await engine.start()
         try:
             try:
+                if warmup is not None and engine.config.enable_cache:
+                    from .load.warmup import warm_up
+
+                    warmed = await warm_up(engine, warmup, model=session.model, progress=warmup_progress)
                 await generator.start()
                 snapshot = await _drive(engine, generator, progress, recorder, judge if alerts.rules else None)
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -207,6 +222,7 @@ async def run_preset(
             timeline=recorder.timeline(),
             alert_rules=alerts.rules,
             alerts=alerts.events,
+            warmup=warmed,
         )
 
 
@@ -253,11 +269,14 @@ async def run_compare(
     backend_url: str | Sequence[str] | None = None,
     model_name: str | None = None,
     on_alert: Callable[[str, AlertEvent], None] | None = None,
+    warmup: WarmupPlan | None = None,
+    warmup_progress: Callable[[WarmupProgress], None] | None = None,
 ) -> tuple[RunResult, RunResult | None]:
     """The same load against baseline mode, then the optimized config, each with a fresh L2.
 
     Returns ``(baseline, optimized)``.  If the baseline run is interrupted the optimized
-    run is skipped and ``optimized`` is ``None``.
+    run is skipped and ``optimized`` is ``None``.  ``warmup`` warms the optimized side
+    only (``compare --warm``): the baseline has no cache to warm.
     """
     results: list[RunResult] = []
     for mode in MODES[::-1]:  # baseline first, as the seed's table reads
@@ -266,6 +285,7 @@ async def run_compare(
         result = await run_preset(
             preset, duration_s=duration_s, overrides=overrides, mode=mode, progress=callback, fresh_l2=True,
             backend_url=backend_url, model_name=model_name, on_alert=alert_callback,
+            warmup=warmup if mode == "optimized" else None, warmup_progress=warmup_progress,
         )
         results.append(result)
         if result.interrupted:

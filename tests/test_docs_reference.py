@@ -12,6 +12,7 @@ from clawlet_tui.engine.config import ALIASES, OptimizationConfig
 from clawlet_tui.load import presets
 from clawlet_tui.load.keys import KeySpec
 from clawlet_tui.load.profiles import SHAPES, LoadProfile
+from clawlet_tui.load.warmup import FIELDS as WARMUP_FIELDS
 from clawlet_tui.models import _FAULT_PARAMS, _PARAMS
 from clawlet_tui.tui.themes import THEME_FIELDS
 
@@ -28,7 +29,8 @@ def _names() -> dict[str, set[str]]:
     return {
         "engine config field": {f.name for f in dataclasses.fields(OptimizationConfig)},
         "engine config alias": set(ALIASES),
-        "preset top-level key": {k for k in presets._TOP_LEVEL if k not in ("engine", "load", "model")},
+        "preset top-level key": {k for k in presets._TOP_LEVEL if k not in ("engine", "load", "model", "warmup")},
+        "[warmup] field": set(WARMUP_FIELDS),
         "[load] field": {f.name for f in dataclasses.fields(LoadProfile) if f.name != "keys"},
         "load shape": set(SHAPES),
         "[load.keys] field": {f.name for f in dataclasses.fields(KeySpec)},

@@ -708,6 +708,13 @@ class MultiLevelCache:
         if self._running:
             self._open_l2(config)
 
+    def expect_repeats(self, keys: Iterable[Hashable]) -> None:
+        """Count ``keys`` as already asked for once, so L2 admits their values the first
+        time they are computed (a cache warm-up: its keys were chosen because the load
+        asks for them again and again)."""
+        for key in keys:
+            self._admission.admit(hash(self.l2_key(key)))
+
     def shrink_l1(self, fraction: float) -> int:
         """Drop the least-recently-used ``fraction`` of L1 (memory pressure)."""
         return self.l1.shrink(fraction)
@@ -746,10 +753,13 @@ class MultiLevelCache:
     def l2_disabled_reason(self) -> str | None:
         return self.l2_error or (self.l2.disabled_reason if self.l2 is not None else None)
 
+    def lookup_counts(self) -> tuple[int, int]:
+        """``(lookups, hits)``: every lookup is one L1 hit or miss; a hit is an L1 or L2 hit."""
+        return self.l1.hits + self.l1.misses, self.l1.hits + (self.l2.hits if self.l2 is not None else 0)
+
     def hit_rate(self) -> float:
         """Share of cache lookups answered by L1 or L2 (single-flight joins count as misses)."""
-        lookups = self.l1.hits + self.l1.misses
-        hits = self.l1.hits + (self.l2.hits if self.l2 is not None else 0)
+        lookups, hits = self.lookup_counts()
         return hits / lookups if lookups else 0.0
 
     def stats(self) -> CacheStats:

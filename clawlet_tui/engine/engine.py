@@ -31,7 +31,7 @@ import sysconfig
 import time
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from .deadlines import Deadlines
 from .errors import BackendError, ClawletError, ConfigError, EngineStopped, RejectedError, RequestTimeout
 from .memory import GCResult, MemoryOptimizer
 from .monitor import PerformanceMonitor
-from .snapshot import BatchStats, ConcurrencyStats, EngineEvent, MetricsSnapshot
+from .snapshot import BatchStats, ConcurrencyStats, EngineEvent, MetricsSnapshot, OpeningStats
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,8 @@ class ClawletEngine:
         self._peak_executing = 0
         self._background: list[asyncio.Task[None]] = []
         self._stopped: asyncio.Event | None = None
+        #: cache ``(lookups, hits)`` when the opening span ended (None while it runs)
+        self._opening_counts: tuple[int, int] | None = None
 
     def _idle_workers(self) -> int:
         """Execution slots free besides the one the batcher holds while it forms a batch."""
@@ -211,6 +213,7 @@ class ClawletEngine:
             raise
         await self._cache.start()
         self.monitor.reset()
+        self._opening_counts = None
         self._batcher.start()
         self._background = [asyncio.create_task(self._memory_loop(), name="clawlet-memory")]
         self._state = "running"
@@ -284,6 +287,9 @@ class ClawletEngine:
         """
         started = intended_at if intended_at is not None else self.clock()
         self.monitor.record_submitted()
+        if self._opening_counts is None and not self.monitor.in_opening(self.clock()):
+            # the first request after the opening span: its lookups are not the span's
+            self._opening_counts = self._cache.lookup_counts()
         try:
             if self._state != "running":
                 raise RejectedError(f"engine is {self._state}")
@@ -452,6 +458,15 @@ class ClawletEngine:
     def _batch_timeout(config: OptimizationConfig) -> float:
         return config.batch_timeout_s if config.enable_batching else 0.0
 
+    def expect_repeats(self, keys: Iterable[Hashable]) -> None:
+        """Tell the cache these keys will be asked for again (L2 then stores their values at
+        once under ``l2_admission = "second_hit"``); what a cache warm-up does first."""
+        self._cache.expect_repeats(keys)
+
+    async def flush_cache(self) -> None:
+        """Wait until L2 holds every value stored so far (a warm-up ends warm on disk too)."""
+        await self._cache.flush()
+
     def clear_cache(self) -> None:
         """Empty L1 and L2 (counters are kept); see :meth:`MultiLevelCache.clear`."""
         self._cache.clear()
@@ -461,6 +476,7 @@ class ClawletEngine:
         """Start the measurements afresh; requests in flight stay counted as submitted."""
         self.monitor.reset(keep_in_flight=True)
         self._cache.reset_counters()
+        self._opening_counts = None
         self._peak_executing = len(self._batch_tasks)
         self._concurrency.reset_counters()
         self._batcher.reset_counters()
@@ -530,4 +546,16 @@ class ClawletEngine:
             backends=tuple(getattr(self._backend, "server_stats", tuple)()),
             series=monitor.series(),
             events=recent,
+            opening=self._opening(),
+        )
+
+    def _opening(self) -> OpeningStats:
+        monitor = self.monitor
+        lookups, hits = self._opening_counts if self._opening_counts is not None else self._cache.lookup_counts()
+        return OpeningStats(
+            span_s=monitor.opening_s,
+            elapsed_s=min(monitor.uptime(), monitor.opening_s),
+            latency=monitor.opening_latency.stats(),
+            cache_lookups=lookups,
+            cache_hits=hits,
         )

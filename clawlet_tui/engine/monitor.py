@@ -61,11 +61,19 @@ class PerformanceMonitor:
     """
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, *, window_s: float = 10.0, history_s: int = 120
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        window_s: float = 10.0,
+        history_s: int = 120,
+        opening_s: float = 60.0,
     ) -> None:
         self._clock = clock
         self.window_s = window_s
         self.history_s = history_s
+        #: the opening span: latencies of successes in the first ``opening_s`` seconds after
+        #: start or a reset go to :attr:`opening_latency` too (cold vs warm first minute)
+        self.opening_s = opening_s
         self.reset()
 
     def reset(self, *, keep_in_flight: bool = False) -> None:
@@ -83,6 +91,7 @@ class PerformanceMonitor:
         #: first message seen per error kind (bounded: one per kind)
         self.first_errors: dict[str, str] = {}
         self._latency = LogHistogram()
+        self.opening_latency = LogHistogram()
         self.queue_wait = LogHistogram()
         self.compute = LogHistogram()
         self.batch_sizes: Counter[int] = Counter()
@@ -121,6 +130,8 @@ class PerformanceMonitor:
         slot = self._slot(now)
         slot.completed += 1
         slot.latency.record(latency_s * 1000.0)
+        if now - self.started_at < self.opening_s:
+            self.opening_latency.record(latency_s * 1000.0)
 
     def record_failure(self, kind: str, message: str | None = None) -> bool:
         """One failed request; True if it is the first of its kind (its message is kept)."""
@@ -175,6 +186,10 @@ class PerformanceMonitor:
             errors_by_kind=tuple(sorted(self.errors_by_kind.items())),
             first_errors=tuple(sorted(self.first_errors.items())),
         )
+
+    def in_opening(self, now: float) -> bool:
+        """``now`` (the monitor's clock) is within the opening span."""
+        return now - self.started_at < self.opening_s
 
     def uptime(self) -> float:
         return max(self._clock() - self.started_at, 0.0)

@@ -170,6 +170,36 @@ class ConcurrencyStats:
 
 
 @dataclass(frozen=True)
+class OpeningStats:
+    """The first ``span_s`` seconds after start or a metrics reset: how a cold (or freshly
+    warmed) cache serves the load's first minute.
+
+    ``latency`` covers the requests that succeeded within the span; the cache figures are
+    the counters as they stood when the first request after the span was submitted (a
+    lookup is made at submission, so these are the lookups of the span's requests; an L2
+    read still running at that moment is left out).  While the span runs, both cover
+    ``elapsed_s`` so far.
+    """
+
+    #: the span's length (60 s: "the first minute")
+    span_s: float = 60.0
+    #: seconds of the span measured so far (``span_s`` once it is over; less for a shorter run)
+    elapsed_s: float = 0.0
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    #: cache lookups (L1) and hits (L1 or L2) within the span, counted as ``CacheStats.hit_rate`` does
+    cache_lookups: int = 0
+    cache_hits: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.elapsed_s >= self.span_s
+
+    @property
+    def hit_rate(self) -> float:
+        return self.cache_hits / self.cache_lookups if self.cache_lookups else 0.0
+
+
+@dataclass(frozen=True)
 class PoolStats:
     size: int = 0
     in_use: int = 0
@@ -259,6 +289,8 @@ class MetricsSnapshot:
     backends: tuple[BackendServerStats, ...] = ()
     #: last seconds of history, oldest first
     series: tuple[SeriesPoint, ...] = ()
+    #: the first minute after start or the last reset (P99 and cache hit rate)
+    opening: OpeningStats = field(default_factory=OpeningStats)
     #: most recent events, oldest first (``seq`` increases; a reader keeps the last seq it saw)
     events: tuple[EngineEvent, ...] = ()
 

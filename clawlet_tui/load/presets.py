@@ -25,6 +25,8 @@
     metric = "p99_ms"
     above = 50
     for_s = 5
+    [warmup]                        # optional: warm the cache before the load (see load/warmup.py)
+    top_keys = 500                  # the 500 most likely keys; or keys_file = "hot.txt"
 
 A preset is looked up by name in :func:`preset_dirs`, first match wins, so a user's file
 shadows a shipped one of the same name.  Anything wrong with a file is a
@@ -49,12 +51,16 @@ from ..engine.config import ALIASES, OptimizationConfig
 from ..engine.errors import ConfigError, PresetError
 from ..engine.rules import Rule, did_you_mean, unknown_field
 from .profiles import LoadProfile
+from .warmup import WarmupPlan, parse_warmup
 
 #: environment variable naming an extra preset directory, searched first
 PRESETS_DIR_ENV = "CLAWLET_PRESETS_DIR"
 
 _TOP_LEVEL = frozenset(
-    {"name", "description", "slo_p99_ms", "backend_url", "backend_urls", "backend_model", "engine", "load", "model", "alerts"}
+    {
+        "name", "description", "slo_p99_ms", "backend_url", "backend_urls", "backend_model",
+        "engine", "load", "model", "alerts", "warmup",
+    }
 )
 _ENGINE_FIELDS = frozenset(f.name for f in fields(OptimizationConfig)) | frozenset(ALIASES)
 
@@ -90,6 +96,8 @@ class Preset:
     backend_urls: tuple[str, ...] = ()
     #: the ``[[alerts]]`` rules (``slo_p99_ms`` adds one: see :func:`~clawlet_tui.engine.alerts.preset_alert_rules`)
     alerts: tuple[AlertRule, ...] = ()
+    #: the ``[warmup]`` table's keys (None: the preset has none)
+    warmup: WarmupPlan | None = None
 
     def build_model(self) -> Any:
         """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
@@ -237,6 +245,9 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     if "load" not in data:
         raise fail("load", "is required (a [load] table)")
     load = LoadProfile.from_mapping(data["load"], source=source)
+    warmup = None
+    if "warmup" in data:
+        warmup = parse_warmup(data["warmup"], keys=load.keys, base_dir=path.parent, source=source)
 
     model_spec = data.get("model", {})
     if not isinstance(model_spec, Mapping):
@@ -261,6 +272,7 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         backend_model=backend_model,
         backend_urls=urls,
         alerts=alerts,
+        warmup=warmup,
     )
 
 

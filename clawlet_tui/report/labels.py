@@ -17,6 +17,7 @@ LANGS = ("en", "zh")
 SECTIONS: dict[str, dict[str, str]] = {
     "en": {
         "summary": "Test results",
+        "warmup": "Cache warm-up and the first minute",
         "batcher": "Dynamic batcher",
         "cache": "Multi-level cache",
         "memory": "Memory optimizer",
@@ -32,6 +33,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "summary": "性能测试结果",
+        "warmup": "缓存预热与第一分钟",
         "batcher": "动态批处理器",
         "cache": "多级缓存系统",
         "memory": "内存优化器",
@@ -94,6 +96,16 @@ METRICS: dict[str, dict[str, str]] = {
         "cost_b": "Fitted batch cost b (per item)",
         "cost_samples": "Batches in the cost fit",
         "shed": "Rejected as predicted late (shed)",
+        # warm-up and the first minute
+        "cache_at_start": "Cache when the load started",
+        "warmup_keys": "Warm-up keys",
+        "warmup_succeeded": "Warm-up requests succeeded",
+        "warmup_failed": "Warm-up requests failed",
+        "warmup_duration": "Warm-up duration",
+        "first_minute_measured": "First minute: seconds measured",
+        "first_minute_requests": "First minute: requests succeeded",
+        "first_minute_hit_rate": "First minute: cache hit rate",
+        "first_minute_p99": "First minute: P99 latency",
         # cache
         "cache_enabled": "Cache enabled",
         "cache_hit_rate": "Cache hit rate",
@@ -217,6 +229,15 @@ METRICS: dict[str, dict[str, str]] = {
         "cost_b": "拟合批成本 b（每项）",
         "cost_samples": "成本拟合所用批数",
         "shed": "预测超时而拒绝",
+        "cache_at_start": "负载开始时的缓存",
+        "warmup_keys": "预热键数",
+        "warmup_succeeded": "预热成功请求",
+        "warmup_failed": "预热失败请求",
+        "warmup_duration": "预热耗时",
+        "first_minute_measured": "第一分钟：已测秒数",
+        "first_minute_requests": "第一分钟：成功请求",
+        "first_minute_hit_rate": "第一分钟：缓存命中率",
+        "first_minute_p99": "第一分钟：P99 延迟",
         "cache_enabled": "启用缓存",
         "cache_hit_rate": "缓存命中率",
         "inflight_joins": "合并的进行中请求",

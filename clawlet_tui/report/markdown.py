@@ -38,6 +38,8 @@ def _run(run: RunReport, labels: Labels) -> list[str]:
     lines += [f"## {labels.section('summary')}", ""]
     lines += _rows_table(run.section("summary").rows, labels)
     lines += _alerts([run], labels)
+    lines += [f"## {labels.section('warmup')}", ""]
+    lines += _rows_table(run.section("warmup").rows, labels)
     lines += [f"## {labels.section('components')}", ""]
     lines += _components(run, labels, level="###")
     lines += [f"## {labels.section('configuration')}", ""]
@@ -70,6 +72,8 @@ def _compare(report: Report, labels: Labels, detail: Detail) -> list[str]:
     lines += [f"## {labels.text('key_figures')}", ""]
     lines += _side_by_side(before.section("summary").rows, after.section("summary").rows, labels)
     lines += _alerts(report.runs, labels)
+    lines += [f"## {labels.section('warmup')}", ""]
+    lines += _side_by_side(before.section("warmup").rows, after.section("warmup").rows, labels)
 
     # which batch policy each side ran and why its batches left (issue 12: seen in compare)
     lines += [f"## {labels.text('batching')}", ""]

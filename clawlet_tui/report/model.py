@@ -27,7 +27,7 @@ Value = int | float | str | bool | None | Histogram
 #: component sections in the order the seed lists them (then pool and outcomes)
 COMPONENT_SECTIONS = ("batcher", "cache", "memory", "concurrency", "pool", "monitor", "outcomes")
 #: every section of one run's report, in display order
-RUN_SECTIONS = ("summary", *COMPONENT_SECTIONS, "configuration", "engine_config")
+RUN_SECTIONS = ("summary", "warmup", *COMPONENT_SECTIONS, "configuration", "engine_config")
 #: why a batch left the queue, in the engine's order (see ``BatchStats.dispatch_reasons``);
 #: each is a batcher row ``dispatch_<reason>``, present (0) even before the engine counts it
 DISPATCH_REASONS = ("full", "worker_free", "wait_expired", "predicted_gain")
@@ -156,6 +156,7 @@ def run_report(result: RunResult) -> RunReport:
     alerts = (Row("alerts_fired", len(result.alerts), "alerts"),) if result.alert_rules else ()
     sections = (
         Section("summary", summary_rows(s, result.slo_p99_ms) + alerts),
+        Section("warmup", warmup_rows(result)),
         Section("batcher", batcher_rows(s)),
         Section("cache", cache_rows(s)),
         Section("memory", memory_rows(s)),
@@ -198,6 +199,31 @@ def summary_rows(s: MetricsSnapshot, slo_p99_ms: float | None = None) -> tuple[R
         Row("memory_rss", s.memory.rss_bytes, "B"),
         Row("memory_usage", _pct(s.memory.usage_fraction), "%"),
         Row("system_memory", s.memory.system_percent, "%"),
+    )
+
+
+def warmup_rows(result: RunResult) -> tuple[Row, ...]:
+    """Cold or warm, the warm-up's own counts, and the load's first minute.
+
+    "Cold vs warm" is what a run *is*, not a figure it derives: a run whose load started
+    after a warm-up is ``warm``, any other ``cold``; its first-minute hit rate and P99 are
+    measured from the load's start (the warm-up's requests are counted only here).  Two
+    runs of the same config, one of each, compare cold with warm (``compare --warm``:
+    the baseline, which has no cache, cold; the optimized side warm).
+    """
+    s = result.snapshot
+    warm = result.warmup
+    opening = s.opening
+    return (
+        Row("cache_at_start", "warm" if warm is not None else "cold"),
+        Row("warmup_keys", warm.keys if warm is not None else 0, "requests"),
+        Row("warmup_succeeded", warm.succeeded if warm is not None else 0, "requests"),
+        Row("warmup_failed", warm.failed_total if warm is not None else 0, "requests"),
+        Row("warmup_duration", warm.duration_s if warm is not None else 0.0, "s"),
+        Row("first_minute_measured", opening.elapsed_s, "s"),
+        Row("first_minute_requests", opening.latency.count, "requests"),
+        Row("first_minute_hit_rate", _pct(opening.hit_rate), "%"),
+        Row("first_minute_p99", opening.latency.p99_ms, "ms"),
     )
 
 
@@ -427,6 +453,8 @@ def comparison_rows(before: MetricsSnapshot, after: MetricsSnapshot) -> tuple[Co
         ("max_concurrent", "batches", "ratio", lambda s: s.concurrency.max_concurrent),
         ("peak_busy", "batches", "ratio", lambda s: s.concurrency.peak_busy),
         ("cache_hit_rate", "%", "points", lambda s: _pct(s.cache.hit_rate)),
+        ("first_minute_hit_rate", "%", "points", lambda s: _pct(s.opening.hit_rate)),
+        ("first_minute_p99", "ms", "percent", lambda s: s.opening.latency.p99_ms),
         ("mean_batch_size", "requests", "ratio", lambda s: s.batches.mean_size),
     )
     return tuple(ComparisonRow(key, unit, *both(fn), kind=kind) for key, unit, kind, fn in spec)

@@ -118,6 +118,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("e", "edit_config", "edit", "Edit the whole config (form)"),
     Control("g", "gc", "GC", "Trigger the memory optimizer (GC) now"),
     Control("x", "clear_cache", "clear", "Clear the cache (L1 and L2)"),
+    Control("u", "warm_up", "warm-up", "Warm the cache now (the preset's [warmup], else the keys L1 holds)"),
     Control("z", "reset_metrics", "reset", "Reset metrics"),
     Control("w", "export", "export", "Export a report of this run"),
     Control("v", "cycle_theme", "theme", "Next theme"),
@@ -143,6 +144,7 @@ HELP_ROWS: tuple[tuple[str, str], ...] = (
     ("e", "edit every config field"),
     ("g", "run the memory optimizer"),
     ("x", "clear the cache (L1, L2)"),
+    ("u", "warm the cache now"),
     ("z", "reset metrics"),
     ("w", "export a report"),
     ("v", "next theme"),
@@ -479,6 +481,19 @@ class ClawletApp(App[int]):
         engine = self._engine()
         if engine is not None:
             self._call(engine.reset_metrics, "metrics reset")
+
+    async def action_warm_up(self) -> None:
+        """Start a warm-up; it runs beside the load and restarts the metrics when it ends."""
+        if self._engine() is None:
+            return
+        assert self.live is not None
+        try:
+            keys = await self.live.warm_up()
+        except ClawletError as exc:
+            self.notify(f"warm-up: {exc}", severity="error")
+            return
+        self.notify(f"warm-up: {keys:,} keys; the metrics restart when it ends", timeout=3)
+        self.refresh_metrics()
 
     def _call(self, method: Callable[[], Any], done: str) -> None:
         try:

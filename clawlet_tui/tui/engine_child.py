@@ -34,7 +34,7 @@ from .live import LiveRun, LoadView
 #: what the parent may call on the child's LiveRun
 METHODS = frozenset(
     {"start", "stop", "toggle_pause", "burst", "set_rate", "switch_preset", "update", "trigger_gc",
-     "clear_cache", "reset_metrics", "log", "stats", "preset"}
+     "clear_cache", "reset_metrics", "log", "stats", "preset", "warm_up"}
 )
 
 

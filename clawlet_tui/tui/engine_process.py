@@ -351,6 +351,9 @@ class EngineProcess:
     def log(self, kind: str, message: str) -> None:
         self._call("log", kind, message)
 
+    async def warm_up(self) -> int:
+        return int(await self._acall("warm_up"))
+
     async def toggle_pause(self) -> bool:
         return await self._acall("toggle_pause")
 

@@ -25,6 +25,7 @@ be tested with stand-ins and the real classes are imported only when first neede
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from typing import Any
 
 from ..engine.alerts import AlertRule, preset_alert_rules
 from ..engine.config import OptimizationConfig
+from ..engine.errors import ClawletError, ConfigError
 from ..engine.snapshot import MetricsSnapshot
 from . import gc_policy
 from .host import EngineHost, OnEngineThread
@@ -132,6 +134,8 @@ class LiveRun:
         self.stopped = False
         #: this run holds a :func:`gc_policy.freeze` (released on stop)
         self.gc_frozen = False
+        #: the warm-up running on the engine loop, if any (cancelled on stop and switch)
+        self._warmup: asyncio.Task[Any] | None = None
 
     @classmethod
     def from_preset(
@@ -193,6 +197,7 @@ class LiveRun:
             return
         self.stopped = True
         try:
+            await self._cancel_warmup()
             await self.generator.stop()
         finally:
             try:
@@ -248,6 +253,7 @@ class LiveRun:
         if preset.config.l2_cache_dir is None and self.l2_dir is None:
             self.l2_dir = _new_l2_dir()
         config = _with_l2_dir(preset.config, self.l2_dir)
+        await self._cancel_warmup()
         await self.generator.stop()
         spec = getattr(preset, "model_spec", None)
         # a new model, or BLAS threads (which a running engine cannot change): a fresh engine
@@ -300,6 +306,31 @@ class LiveRun:
     def reset_metrics(self) -> Any:
         return self.engine.reset_metrics()
 
+    async def warm_up(self) -> int:
+        """Start a warm-up on the engine loop (see :meth:`EngineControls.warm_up`); one at a time."""
+        from ..load.warmup import plan_for, warm_up
+
+        if self._warmup is not None and not self._warmup.done():
+            raise ClawletError("a warm-up is already running")
+        config = self.engine.config
+        if not config.enable_cache:
+            raise ConfigError("the cache is off (key 2 turns it on): there is nothing to warm", field="enable_cache")
+        plan = plan_for(self.preset, config.l1_cache_size)
+        engine = self.engine.target
+
+        def begin() -> asyncio.Task[Any]:
+            task = asyncio.ensure_future(warm_up(engine, plan, model=engine.model))
+            task.add_done_callback(lambda t: _log_failed_warmup(engine, t))
+            return task
+
+        self._warmup = self.host.call(begin)
+        return len(plan.keys)
+
+    async def _cancel_warmup(self) -> None:
+        task, self._warmup = self._warmup, None
+        if task is not None and not task.done():
+            await self.host.run(_cancel(task))
+
     # -- reading ------------------------------------------------------------------------
 
     @property
@@ -338,6 +369,17 @@ class LiveRun:
         log_event = getattr(self.engine, "log_event", None)
         if callable(log_event):
             log_event(kind, message)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _log_failed_warmup(engine: Any, task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        engine.log_event("warmup", f"warm-up failed: {type(exc).__name__}: {exc}")
 
 
 def _new_l2_dir() -> str:

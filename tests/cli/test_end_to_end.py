@@ -47,7 +47,7 @@ RUN_HEADINGS_EN = [
     "### 7. Request outcomes", "## Test configuration", "### Engine configuration",
 ]
 RUN_HEADINGS_ZH = ["## 性能测试结果", "动态批处理器", "多级缓存系统", "内存优化器", "并发控制器", "性能监控器", "## 测试配置"]
-SECTIONS = {"summary", "batcher", "cache", "memory", "concurrency", "pool", "monitor", "outcomes",
+SECTIONS = {"summary", "warmup", "batcher", "cache", "memory", "concurrency", "pool", "monitor", "outcomes",
             "configuration", "engine_config"}
 
 
@@ -239,3 +239,40 @@ def test_run_html_report_charts_the_runs_own_timeline(capsys, tmp_path):
     (trace,) = json.JSONDecoder().raw_decode(page, match.end())[0]
     assert trace["x"][:2] == [1.0, 2.0]
     assert 0 < sum(trace["y"]) <= 250  # whole seconds of the 250 requests sent
+
+
+def test_compare_warm_runs_the_optimized_side_warm(capsys, preset_file, tmp_path):
+    """compare --warm: the optimized side warms (the preset has no [warmup]: the keys L1
+    holds, here all 50) and its load's figures hold none of the warm-up; the baseline,
+    with no cache, runs cold.  Both sides report their first minute."""
+    target = tmp_path / "compare.json"
+    code, out, err = _main(capsys, "compare", str(preset_file), "--warm", "--report", str(target))
+    assert code == 0, err
+    assert "optimized warm-up done: 50 keys" in err and "not counted in the load's figures" in err
+    assert "## Cache warm-up and the first minute" in out
+    assert "| Cache when the load started | cold | warm |" in out
+    data = json.loads(target.read_text(encoding="utf-8"))
+    baseline, optimized = (run["sections"] for run in data["runs"])
+    warm = {k: v["value"] for k, v in optimized["warmup"]["metrics"].items()}
+    cold = {k: v["value"] for k, v in baseline["warmup"]["metrics"].items()}
+    assert (cold["cache_at_start"], warm["cache_at_start"]) == ("cold", "warm")
+    assert (warm["warmup_keys"], warm["warmup_succeeded"], warm["warmup_failed"]) == (50, 50, 0)
+    # every key the load asks for was warmed: every lookup of its first minute hits
+    assert warm["first_minute_hit_rate"] == 100.0 and cold["first_minute_hit_rate"] == 0.0
+    assert warm["first_minute_p99"] > 0 and cold["first_minute_p99"] > 0
+    for sections in (baseline, optimized):
+        sent = sections["configuration"]["metrics"]["requests"]["value"]
+        outcomes = {k: v["value"] for k, v in sections["outcomes"]["metrics"].items()}
+        assert outcomes["submitted"] == outcomes["succeeded"] == sent == 50  # the load's 50, no warm-up request
+    assert data["comparison"]["first_minute_hit_rate"]["after"] == 100.0
+
+
+def test_compare_warm_with_unique_keys_and_no_warmup_table_is_bad_input(capsys, tmp_path):
+    path = tmp_path / "uniq.toml"
+    path.write_text(PRESET.format(name="uniq", rate=100, duration=0.5).replace('"zipf"', '"unique"'), encoding="utf-8")
+    code, out, err = _main(capsys, "compare", str(path), "--warm")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"clawlet-tui: error: {path}: warmup: no [warmup] table, and load.keys.distribution is 'unique': "
+        "no key repeats, so none is more likely than another (name the keys in keys_file)"
+    ]

@@ -556,3 +556,26 @@ async def test_backed_up_l2_reads_are_skipped_not_queued(make_engine, gates, wai
     # with the reads flowing again, a new key is looked up in L2 (a miss) before the model
     assert await engine.submit(22) == 44
     assert engine.snapshot().cache.l2.misses == 1
+
+
+async def test_opening_counts_the_first_minutes_lookups_and_latencies(make_engine, gates, clock):
+    """The first minute's hit rate stops at the first request after 60 s; a reset starts a new one."""
+    gate = gates(double)
+    engine = await make_engine(gate.model(), clock=clock, enable_l2=False, batch_timeout_s=0)
+    for key in (1, 2, 1, 1):  # 2 misses, 2 hits
+        await engine.submit(key)
+        clock.advance(10)
+    opening = engine.snapshot().opening
+    assert (opening.cache_lookups, opening.cache_hits, opening.latency.count) == (4, 2, 4)
+    assert opening.elapsed_s == pytest.approx(40.0) and not opening.complete
+    clock.advance(25)  # 65 s: past the first minute
+    for key in (3, 1, 1):
+        await engine.submit(key)
+    snap = engine.snapshot()
+    assert (snap.opening.cache_lookups, snap.opening.cache_hits) == (4, 2)
+    assert snap.opening.hit_rate == 0.5 and snap.opening.complete and snap.opening.latency.count == 4
+    assert snap.cache.l1.hits + snap.cache.l1.misses == 7  # the run's own figure goes on
+    engine.reset_metrics()
+    await engine.submit(1)
+    opening = engine.snapshot().opening
+    assert (opening.cache_lookups, opening.cache_hits, opening.latency.count) == (1, 1, 1)

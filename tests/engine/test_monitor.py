@@ -111,3 +111,17 @@ def test_window_errors_leave_with_their_seconds():
     assert m.window().errors_per_s == pytest.approx(3 / 1.0)
     clock.now = start + 12.0
     assert m.window().errors_per_s == 0.0
+
+
+def test_opening_latency_holds_the_first_minute_after_start_or_reset_only():
+    clock = FakeClock()
+    m = PerformanceMonitor(clock, opening_s=60.0)
+    start = clock.now
+    for t, ms in ((0.5, 1.0), (30.0, 2.0), (59.9, 3.0), (60.0, 500.0), (90.0, 900.0)):
+        clock.now = start + t
+        m.record_success(ms / 1000.0)
+    assert m.opening_latency.count == 3 and m.opening_latency.max == pytest.approx(3.0, rel=0.01)
+    assert m.latency.count == 5
+    assert m.in_opening(start + 59.9) and not m.in_opening(start + 60.0)
+    m.reset()
+    assert m.opening_latency.count == 0 and m.in_opening(clock.now)

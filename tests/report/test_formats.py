@@ -167,7 +167,7 @@ def test_csv_run_report(optimized_result):
     assert index[("engine_config", "config.pool_size")] == ("", "")
     assert index[("configuration", "load_shape")][0].startswith("open loop, constant 100 req/s")
     sections = {r["section"] for r in rows}
-    assert sections == {"summary", "batcher", "cache", "memory", "concurrency", "pool", "monitor", "outcomes",
+    assert sections == {"summary", "warmup", "batcher", "cache", "memory", "concurrency", "pool", "monitor", "outcomes",
                         "configuration", "engine_config"}
 
 

@@ -222,6 +222,16 @@ class FakeControls:
         self._record("log", kind, message)
         self._log_event(kind, message)
 
+    async def warm_up(self) -> int:
+        """Warms at once: the preset's ``[warmup]`` keys, else as many as L1 holds."""
+        from clawlet_tui.load.warmup import plan_for
+
+        self._record("warm_up")
+        plan = plan_for(self._preset, self._config.l1_cache_size)
+        self._log_event("warmup", f"warmed {plan.describe()}")
+        self._log_event("metrics", "metrics reset")
+        return len(plan.keys)
+
     # -- load controls
 
     async def toggle_pause(self) -> bool:

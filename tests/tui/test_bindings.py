@@ -170,6 +170,17 @@ async def test_engine_keys_gc_clear_reset(fake_app: ClawletApp, fake: FakeContro
 # -- load controls ----------------------------------------------------------------------------
 
 
+async def test_u_starts_a_warm_up(fake_app: ClawletApp, fake: FakeControls) -> None:
+    """The preset has no [warmup]: the likeliest keys its L1 (64 entries) holds."""
+    async with fake_app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        assert fake.names()[-1] == "warm_up"
+        assert not messages(fake_app, "error")
+        # the event log, not the notification, is checked: a notification expires after 3 s,
+        # which a loaded machine can take between the key and the assertion
+        assert any("warmed 64 keys" in line for line in event_lines(fake_app))
+
+
 async def test_load_keys_pause_burst_and_rate(fake_app: ClawletApp, fake: FakeControls) -> None:
     async with fake_app.run_test(size=SIZE) as pilot:
         await pilot.press("p")
@@ -498,3 +509,21 @@ async def test_live_ctrl_c_quits_cleanly_with_a_summary_of_what_was_in_flight(li
     summary = live_app.exit_summary
     assert summary is not None
     assert f"{outcomes.submitted:,} requests" in summary and "in flight at quit" in summary
+
+
+@pytest.mark.live_engine
+async def test_live_u_warms_the_cache_and_the_load_figures_start_after_it(live_app: ClawletApp) -> None:
+    """With the load paused, what the engine counts after the warm-up is nothing: its 64
+    requests are counted apart; L1 holds their values."""
+    async with live_app.run_test(size=SIZE) as pilot:
+        live = live_app.live
+        assert live is not None
+        await pilot.press("p")
+        await wait_until(pilot, lambda: live.generator.paused and live.engine.snapshot().outcomes.in_flight == 0)
+        await pilot.press("u")
+        assert not messages(live_app, "error")
+        await wait_until(pilot, lambda: any(e.message.startswith("warmed 64 keys") for e in live.engine.snapshot().events))
+        snap = live.engine.snapshot()
+        assert snap.outcomes.submitted == 0 and snap.batches.count == 0
+        assert snap.cache.l1.size == 64 and snap.cache.l1.hits + snap.cache.l1.misses == 0
+        assert "64 ok" in next(e.message for e in snap.events if e.message.startswith("warmed"))

@@ -77,6 +77,11 @@ async def test_controls_cross_the_pipe_and_stop_drains_every_request(tmp_path: P
         assert await engine.toggle_pause() is True and engine.paused
         engine.trigger_gc()
         await until(lambda: engine.snapshot().memory.manual_gc == 1)
+        # a warm-up starts in the child and says so when it ends (the load is paused here)
+        await until(lambda: engine.snapshot().outcomes.in_flight == 0)
+        assert await engine.warm_up() == 64
+        await until(lambda: any(e.message.startswith("warmed 64 keys") for e in engine.snapshot().events))
+        assert engine.snapshot().outcomes.submitted == 0
     finally:
         await engine.stop()
     outcomes = engine.snapshot().outcomes
