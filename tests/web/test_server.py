@@ -16,6 +16,7 @@ import struct
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -66,26 +67,40 @@ def test_the_page_and_its_assets_come_from_this_server_only(server: WebServer) -
     assert any(u.endswith("RobotoMono-VariableFont_wght.ttf") for u in seen)
 
 
-async def _open_tab(url: str) -> str:
-    """Connect as textual.js does, wait for the dashboard's panels, then close the tab."""
+_CONTROL = re.compile(r"\x1b\[[0-9;?$]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+async def _read_until(socket: Any, *wanted: str) -> str:
+    """Screen text (control sequences dropped) until every ``wanted`` string has come."""
     import aiohttp
 
-    ws_url = url.replace("http://", "ws://", 1) + "ws?width=120&height=40"
-    screen = b""
+    text = ""
+    async with asyncio.timeout(TIMEOUT_S):
+        async for message in socket:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                text += _CONTROL.sub("", message.data.decode("utf-8", "replace"))
+                if all(w in text for w in wanted):
+                    return text
+    raise AssertionError(f"the websocket closed before {wanted} came")
+
+
+async def _open_tab(url: str) -> tuple[str, str]:
+    """Connect as textual.js does, wait for the panels, press ``b``, then close the tab."""
+    import aiohttp
+
+    ws_url = url.replace("http://", "ws://", 1) + "ws?width=160&height=48"
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(ws_url) as socket:
-            async with asyncio.timeout(TIMEOUT_S):
-                async for message in socket:
-                    if message.type == aiohttp.WSMsgType.BINARY:
-                        screen += message.data
-                        if b"Throughput" in screen and b"Latency" in screen and b"Cache" in screen:
-                            break
-    return screen.decode("utf-8", "replace")
+            screen = await _read_until(socket, "Throughput", "Latency", "Cache")
+            await socket.send_json(["stdin", "b"])  # batch size 8 -> 16, as on a terminal
+            after_key = await _read_until(socket, "(was 8)")
+    return screen, after_key
 
 
 def test_a_tab_gets_a_dashboard_that_ends_with_the_tab(server: WebServer, tmp_path: Path) -> None:
-    screen = asyncio.run(_open_tab(server.url))
+    screen, after_key = asyncio.run(_open_tab(server.url))
     assert "clawlet-tui" in screen and "steady" in screen  # the header names the preset
+    assert re.search(r"batch_size\s+16 \(was 8\)", after_key)  # the key reached the dashboard
     server.wait_until_no_dashboards()  # the tab closed: its dashboard and engine are gone
     assert list((tmp_path / "tmpdir").iterdir()) == []  # and so is the temporary L2 directory
     assert server.proc.poll() is None  # the server keeps serving
