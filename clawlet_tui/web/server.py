@@ -78,15 +78,12 @@ class WebView:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._sessions: set[AppService] = set()
+        # AppService wants one; the dashboard delivers no files (`w` writes its report on
+        # the server's disk), so no /download route serves them
         self._downloads = DownloadManager()
         self._page = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True
         ).get_template("index.html")
-
-    @property
-    def sessions(self) -> int:
-        """Dashboards running now (one per open browser tab)."""
-        return len(self._sessions)
 
     def make_app(self) -> web.Application:
         app = web.Application()
@@ -94,7 +91,6 @@ class WebView:
             [
                 web.get("/", self._index),
                 web.get("/ws", self._websocket),
-                web.get("/download/{key}", self._download),
                 web.static("/static", STATIC_DIR),
             ]
         )
@@ -155,23 +151,6 @@ class WebView:
             await self._quit(service)
             await websocket.close()
         return websocket
-
-    async def _download(self, request: web.Request) -> web.StreamResponse:
-        """A file the app delivers (``App.deliver_*``): textual-serve's download relay."""
-        key = request.match_info["key"]
-        try:
-            meta = await self._downloads.get_download_metadata(key)
-        except KeyError:
-            raise web.HTTPNotFound(text=f"no download {key!r}") from None
-        response = web.StreamResponse()
-        response.headers["Content-Type"] = meta.mime_type + (f"; charset={meta.encoding}" if meta.encoding else "")
-        disposition = "inline" if meta.open_method == "browser" else "attachment"
-        response.headers["Content-Disposition"] = f"{disposition}; filename={meta.file_name}"
-        await response.prepare(request)
-        async for chunk in self._downloads.download(key):
-            await response.write(chunk)
-        await response.write_eof()
-        return response
 
     async def _quit(self, service: AppService) -> None:
         """Ask the dashboard to quit as ``q`` does; kill it if it has not ended in time."""
