@@ -47,6 +47,7 @@ from .engine.config import (
 from .engine.errors import ClawletError, ConfigError
 from .engine.snapshot import MetricsSnapshot
 from .tune import command as tune_command
+from .web import command as web_command
 
 if TYPE_CHECKING:
     from .observability import LatestSnapshot
@@ -166,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune_command.add_arguments(tune)
     tune.set_defaults(func=tune_command.run)
+
+    web = commands.add_parser(
+        "web", help="serve the dashboard to a browser (the 'web' extra)",
+        description="Serve the dashboard to web browsers through textual-serve: each browser tab runs its "
+        "own dashboard and engine, with the dashboard's options. Needs: pip install 'clawlet-tui[web]'. "
+        "See docs/web.md.",
+    )
+    web_command.add_arguments(web, port_type=_port)
+    web.set_defaults(func=web_command.run)
     return parser
 
 
@@ -386,7 +396,9 @@ class SignalWatch:
 # -- commands -------------------------------------------------------------------------------
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
+def check_dashboard_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything the dashboard options name, checked before a screen opens (or the web
+    view listens): preset, ``--set``, theme file, a reachable backend; the overrides."""
     from .load import load_preset
     from .session import backend_urls, resolve_config
 
@@ -398,6 +410,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     urls = backend_urls(preset, args.dashboard_backend)
     if urls:
         check_backend(urls, args.dashboard_model_name or getattr(preset, "backend_model", None))
+    return overrides
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    overrides = check_dashboard_args(args)
     from .tui.app import run_dashboard
 
     stop = _DashboardStop()
