@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the engine's P99 rises up to ~2x while the dashboard renders)",
     )
     _add_backend_options(parser, dest_prefix="dashboard_")
+    _add_model_file_option(parser, dest="dashboard_model")
     _add_metrics_option(parser, dest="dashboard_metrics_port")
     parser.set_defaults(func=cmd_dashboard)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -144,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--model-name", dest="model_name", default=None, metavar="NAME",
         help="name clients use for the model (default: its kind, e.g. 'mlp'; for your own "
-        "function, its module's name)",
+        "function, its module's name; for an ONNX file, its stem)",
     )
+    _add_model_file_option(serve)
     _add_metrics_option(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -234,6 +236,27 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--lang", choices=("en", "zh"), default="en", help="language of the report labels (default: en)"
     )
     _add_backend_options(parser)
+    _add_model_file_option(parser)
+
+
+def _add_model_file_option(parser: argparse.ArgumentParser, dest: str = "model") -> None:
+    parser.add_argument(
+        "--model", dest=dest, default=None, metavar="PATH.onnx",
+        help="run this ONNX model in process instead of the preset's [model] (needs clawlet-tui[onnx]); "
+        f"the preset defaults to {DEFAULT_PRESET}",
+    )
+
+
+def _with_model_file(preset: Any, path: str | None) -> Any:
+    """``--model``: the preset with that file as its model; prints the model's notice, if any."""
+    if path is not None:
+        from .load.model_file import with_model_file
+
+        preset = with_model_file(preset, path)
+    notice = getattr(preset, "model_notice", None)
+    if notice:
+        print(f"{PROG}: {notice}", file=sys.stderr, flush=True)
+    return preset
 
 
 def _positive_seconds(text: str) -> float:
@@ -299,6 +322,8 @@ def _one_preset(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     if args.preset is not None and args.preset_arg is not None and args.preset != args.preset_arg:
         parser.error(f"{args.command}: two presets given ({args.preset_arg!r} and --preset {args.preset!r}); give one")
     args.preset = args.preset or args.preset_arg
+    if args.preset is None and getattr(args, "model", None) is not None:
+        args.preset = DEFAULT_PRESET  # `run --model m.onnx`: the default load
     if args.preset is None:
         parser.error(f"{args.command}: a preset is required: {PROG} {args.command} NAME (see '{PROG} presets')")
 
@@ -377,6 +402,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     overrides = parse_overrides(args.dashboard_sets)
     preset = load_preset(args.dashboard_preset)
+    if args.dashboard_model is not None and args.dashboard_backend is not None:
+        raise ConfigError(reason="give --model (run it here) or --backend (run it there), not both", field="--model", sep=": ")
+    preset = _with_model_file(preset, args.dashboard_model)
     resolve_config(preset, overrides)  # fail here, not inside the UI
     if args.dashboard_theme:
         _check_theme_file(args.dashboard_theme)
@@ -391,6 +419,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
             backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
             in_process=args.dashboard_in_process, on_snapshot=latest.publish if latest is not None else None,
+            preset_object=preset if args.dashboard_model is not None else None,
         )
     return stop.exit_code if stop.signum is not None else code
 
@@ -480,7 +509,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .remote.server import run_server
     from .session import build_session
 
-    preset = load_preset(args.preset)
+    preset = _with_model_file(load_preset(args.preset), args.model)
     name = args.model_name or default_served_name(preset.model_spec)
     # model and engine built as for `run` (one builder), with a temporary L2 unless the
     # config names a directory; the load generator it also builds is never started.  serve
@@ -639,7 +668,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         parent = args.report.resolve().parent
         if not parent.is_dir():
             raise ConfigError(reason=f"report directory {str(parent)!r} does not exist", field="report", sep=None)
-    preset = load_preset(args.preset)
+    if args.model is not None and args.backend is not None:
+        raise ConfigError(reason="give --model (run it here) or --backend (run it there), not both", field="--model", sep=": ")
+    preset = _with_model_file(load_preset(args.preset), args.model)
     resolve_config(preset, overrides)
     return preset, overrides
 
