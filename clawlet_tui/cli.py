@@ -50,6 +50,7 @@ from .tune import command as tune_command
 from .web import command as web_command
 
 if TYPE_CHECKING:
+    from .load import Preset
     from .observability import LatestSnapshot
 
 PROG = "clawlet-tui"
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the engine's P99 rises up to ~2x while the dashboard renders)",
     )
     _add_backend_options(parser, dest_prefix="dashboard_")
+    _add_model_file_option(parser, dest="dashboard_model")
     _add_metrics_option(parser, dest="dashboard_metrics_port")
     parser.set_defaults(func=cmd_dashboard)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -154,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--model-name", dest="model_name", default=None, metavar="NAME",
         help="name clients use for the model (default: its kind, e.g. 'mlp'; for your own "
-        "function, its module's name)",
+        "function, its module's name; for an ONNX file, its stem)",
     )
+    _add_model_file_option(serve)
     _add_metrics_option(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -259,6 +262,27 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="exit with code 3 if any alert fired during the run (the preset's [[alerts]] and slo_p99_ms)",
     )
     _add_backend_options(parser)
+    _add_model_file_option(parser)
+
+
+def _add_model_file_option(parser: argparse.ArgumentParser, dest: str = "model") -> None:
+    parser.add_argument(
+        "--model", dest=dest, default=None, metavar="PATH.onnx",
+        help="run this ONNX model in process instead of the preset's [model] (needs clawlet-tui[onnx]); "
+        f"the preset defaults to {DEFAULT_PRESET}",
+    )
+
+
+def _with_model_file(preset: Any, path: str | None) -> Any:
+    """``--model``: the preset with that file as its model; prints the model's notice, if any."""
+    if path is not None:
+        from .load.model_file import with_model_file
+
+        preset = with_model_file(preset, path)
+    notice = getattr(preset, "model_notice", None)
+    if notice:
+        print(f"{PROG}: {notice}", file=sys.stderr, flush=True)
+    return preset
 
 
 def _positive_seconds(text: str) -> float:
@@ -324,6 +348,8 @@ def _one_preset(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     if args.preset is not None and args.preset_arg is not None and args.preset != args.preset_arg:
         parser.error(f"{args.command}: two presets given ({args.preset_arg!r} and --preset {args.preset!r}); give one")
     args.preset = args.preset or args.preset_arg
+    if args.preset is None and getattr(args, "model", None) is not None:
+        args.preset = DEFAULT_PRESET  # `run --model m.onnx`: the default load
     if args.preset is None:
         parser.error(f"{args.command}: a preset is required: {PROG} {args.command} NAME (see '{PROG} presets')")
 
@@ -396,25 +422,29 @@ class SignalWatch:
 # -- commands -------------------------------------------------------------------------------
 
 
-def check_dashboard_args(args: argparse.Namespace) -> dict[str, Any]:
+def check_dashboard_args(args: argparse.Namespace) -> tuple[Preset, dict[str, Any]]:
     """Everything the dashboard options name, checked before a screen opens (or the web
-    view listens): preset, ``--set``, theme file, a reachable backend; the overrides."""
+    view listens): preset, ``--model``, ``--set``, theme file, a reachable backend; the
+    preset (with ``--model``'s file in it) and the overrides."""
     from .load import load_preset
     from .session import backend_urls, resolve_config
 
     overrides = parse_overrides(args.dashboard_sets)
     preset = load_preset(args.dashboard_preset)
+    if args.dashboard_model is not None and args.dashboard_backend is not None:
+        raise ConfigError(reason="give --model (run it here) or --backend (run it there), not both", field="--model", sep=": ")
+    preset = _with_model_file(preset, args.dashboard_model)
     resolve_config(preset, overrides)  # fail here, not inside the UI
     if args.dashboard_theme:
         _check_theme_file(args.dashboard_theme)
     urls = backend_urls(preset, args.dashboard_backend)
     if urls:
         check_backend(urls, args.dashboard_model_name or getattr(preset, "backend_model", None))
-    return overrides
+    return preset, overrides
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    overrides = check_dashboard_args(args)
+    preset, overrides = check_dashboard_args(args)
     from .tui.app import run_dashboard
 
     stop = _DashboardStop()
@@ -423,6 +453,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             preset=args.dashboard_preset, overrides=overrides or None, theme=args.dashboard_theme,
             backend_url=args.dashboard_backend, model_name=args.dashboard_model_name, on_app=stop.attach,
             in_process=args.dashboard_in_process, on_snapshot=latest.publish if latest is not None else None,
+            preset_object=preset if args.dashboard_model is not None else None,
         )
     return stop.exit_code if stop.signum is not None else code
 
@@ -513,7 +544,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .remote.server import run_server
     from .session import build_session
 
-    preset = load_preset(args.preset)
+    preset = _with_model_file(load_preset(args.preset), args.model)
     name = args.model_name or default_served_name(preset.model_spec)
     # model and engine built as for `run` (one builder), with a temporary L2 unless the
     # config names a directory; the load generator it also builds is never started.  serve
@@ -698,7 +729,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         parent = args.report.resolve().parent
         if not parent.is_dir():
             raise ConfigError(reason=f"report directory {str(parent)!r} does not exist", field="report", sep=None)
-    preset = load_preset(args.preset)
+    if args.model is not None and args.backend is not None:
+        raise ConfigError(reason="give --model (run it here) or --backend (run it there), not both", field="--model", sep=": ")
+    preset = _with_model_file(load_preset(args.preset), args.model)
     resolve_config(preset, overrides)
     return preset, overrides
 

@@ -44,13 +44,23 @@ class InProcessBackend:
     A call that does not return within ``timeout_s`` fails its batch with
     ``BackendError(kind="ModelHang")``; the stuck worker thread is discarded and a fresh one
     takes its place, so a hung model never holds a slot forever.
+
+    A model with per-worker state defines ``worker_predict(threads) -> predict``: each new
+    worker gets its own predict from it (one ONNX Runtime session per worker), given
+    ``threads`` intra-op threads; other models share their one ``predict``.
     """
 
-    def __init__(self, model: Any, pool_size: int) -> None:
+    def __init__(self, model: Any, pool_size: int, threads: int = 1) -> None:
         self.model = model
         self.name = getattr(model, "name", type(model).__name__)
         self._async = inspect.iscoroutinefunction(model.predict)
-        self.pool: ConnectionPool[ModelWorker] = ConnectionPool(ModelWorker, ModelWorker.close, pool_size)
+        #: intra-op threads for a per-worker model's state; the engine sets it before start
+        self.threads = threads
+        self.pool: ConnectionPool[ModelWorker] = ConnectionPool(self._new_worker, ModelWorker.close, pool_size)
+
+    def _new_worker(self) -> ModelWorker:
+        per_worker = getattr(self.model, "worker_predict", None)
+        return ModelWorker(per_worker(self.threads) if per_worker is not None and not self._async else None)
 
     async def start(self) -> None:
         return None
@@ -63,7 +73,7 @@ class InProcessBackend:
             if self._async:
                 call: asyncio.Future[Any] = asyncio.ensure_future(self.model.predict(inputs))
             else:
-                call = worker.call(self.model.predict, inputs)
+                call = worker.call(worker.predict or self.model.predict, inputs)
             # One timer per batch that cancels the call, not asyncio.wait_for: this runs
             # for every batch, and wait_for costs a task wrapper and more callbacks.
             timer = None if timeout_s is None else loop.call_later(timeout_s, _give_up, call, hung)

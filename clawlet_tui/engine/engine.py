@@ -146,8 +146,11 @@ class ClawletEngine:
         self.mode = mode
         self.model = model
         self.clock = clock
+        #: the model's batch limit (an ONNX model with a fixed batch of 1), None for any
+        self._model_max_batch: int | None = getattr(model, "max_batch_size", None) if backend is None else None
+        config = self._fit_model(config)
         self._config = config
-        self._backend: Backend = backend or InProcessBackend(model, config.effective_pool_size)
+        self._backend: Backend = backend or InProcessBackend(model, config.effective_pool_size, config.blas_threads)
         self.monitor = PerformanceMonitor(clock)
         self._events: deque[EngineEvent] = deque(maxlen=200)
         self._event_seq = 0
@@ -203,6 +206,8 @@ class ClawletEngine:
         if self._state != "new":
             raise RuntimeError(f"engine cannot start from state {self._state!r}")
         limit_blas_threads(self._config.blas_threads)
+        if isinstance(self._backend, InProcessBackend):  # per-worker sessions take the same count
+            self._backend.threads = self._config.blas_threads
         self._stopped = asyncio.Event()
         try:
             await self._backend.start()
@@ -218,6 +223,9 @@ class ClawletEngine:
         self._background = [asyncio.create_task(self._memory_loop(), name="clawlet-memory")]
         self._state = "running"
         self.log_event("engine", f"started ({self.mode}) serving {getattr(self.model, 'name', self._backend.name)}")
+        if self._model_max_batch is not None:
+            notice = getattr(self.model, "notice", None)
+            self.log_event("model", notice or f"the model takes batches of at most {self._model_max_batch}")
 
     async def stop(self, drain_timeout_s: float = 10.0) -> None:
         """Stop accepting work, finish what is queued and running, then release everything.
@@ -436,6 +444,10 @@ class ClawletEngine:
                 "set it in the preset or with --set",
                 field="blas_threads",
             )
+        fitted = self._fit_model(config)
+        if fitted is not config:
+            self.log_event("config", f"batch_size {config.batch_size} -> {fitted.batch_size}: the model takes no more")
+        config = fitted
         old, self._config = self._config, config
         changed = old.changed_fields(config)
         if not changed:
@@ -453,6 +465,14 @@ class ClawletEngine:
         self._memory.configure(threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes)
         self._cache.reconfigure(config)
         self.log_event("config", ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items()))
+
+    def _fit_model(self, config: OptimizationConfig) -> OptimizationConfig:
+        """``config`` with ``batch_size`` at most the model's batch limit (a fixed batch of 1
+        runs unbatched), so the snapshot, the dashboard and reports show the size that runs."""
+        limit = self._model_max_batch
+        if limit is None or config.batch_size <= limit:
+            return config
+        return config.replace(batch_size=limit)
 
     @staticmethod
     def _batch_timeout(config: OptimizationConfig) -> float:

@@ -32,9 +32,12 @@ class ModelWorker:
 
     _ids = 0
 
-    def __init__(self) -> None:
+    def __init__(self, predict: Callable[..., Any] | None = None) -> None:
         ModelWorker._ids += 1
         self.id = ModelWorker._ids
+        #: this worker's own predict (a model's per-worker state, e.g. an ONNX Runtime
+        #: session), or None to call the model's shared ``predict``
+        self.predict = predict
         self._calls: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
         self._calls = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=f"clawlet-worker-{self.id}", daemon=True)

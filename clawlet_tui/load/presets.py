@@ -98,6 +98,9 @@ class Preset:
     alerts: tuple[AlertRule, ...] = ()
     #: the ``[warmup]`` table's keys (None: the preset has none)
     warmup: WarmupPlan | None = None
+    #: one line the CLI prints before a run, from the model (an ONNX model with a fixed
+    #: batch of 1 runs unbatched), None if it has nothing to say
+    model_notice: str | None = field(default=None, compare=False)
 
     def build_model(self) -> Any:
         """A fresh model per the preset's spec (models keep state, so runs do not share one)."""
@@ -253,7 +256,7 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
     if not isinstance(model_spec, Mapping):
         raise fail("model", f"must be a table, got {type(model_spec).__name__}")
     model_spec = copy.deepcopy(dict(model_spec))
-    _check_model(model_spec, fail, base_dir=path.parent)
+    notice = _check_model(model_spec, fail, base_dir=path.parent)
 
     try:
         alerts = parse_alerts(data.get("alerts", []))
@@ -273,6 +276,7 @@ def parse_preset(data: Mapping[str, Any], *, path: Path) -> Preset:
         backend_urls=urls,
         alerts=alerts,
         warmup=warmup,
+        model_notice=notice,
     )
 
 
@@ -288,15 +292,16 @@ def _backend_urls(value: Any, fail: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _check_model(spec: dict[str, Any], fail: Any, *, base_dir: Path) -> None:
-    """Build the model once, so a bad ``[model]`` table fails at load time, not mid-run.
+def _check_model(spec: dict[str, Any], fail: Any, *, base_dir: Path) -> str | None:
+    """Build the model once, so a bad ``[model]`` table fails at load time, not mid-run;
+    returns what the model has to say before a run (its ``notice``), if anything.
 
     ``base_dir`` (the preset's folder) is where a user model's file is looked for.
     """
     from ..models import build_model
 
     try:
-        build_model(copy.deepcopy(spec), base_dir=base_dir)
+        model = build_model(copy.deepcopy(spec), base_dir=base_dir)
     except ConfigError as exc:
         where = exc.field or "model"
         # "unknown field model.x for kind 'mlp'" -> model.x: "unknown field for kind 'mlp'"
@@ -309,6 +314,8 @@ def _check_model(spec: dict[str, Any], fail: Any, *, base_dir: Path) -> None:
         raise fail(where, reason) from None
     except Exception as exc:  # e.g. a user model module that fails to import
         raise fail("model", f"cannot build the model: {type(exc).__name__}: {exc}") from None
+    notice = getattr(model, "notice", None)
+    return notice if isinstance(notice, str) else None
 
 
 _TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")

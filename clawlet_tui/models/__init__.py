@@ -2,7 +2,7 @@
 
 A spec is what a preset's ``[model]`` table holds::
 
-    kind = "mlp"          # mlp | latency | function
+    kind = "mlp"          # mlp | latency | function | onnx
     layers = [512, 2048, 512, 2048, 512]
 
     kind = "latency"
@@ -13,6 +13,10 @@ A spec is what a preset's ``[model]`` table holds::
     target = "mymodel:predict"      # mymodel.py next to the preset file, in the current
                                     # directory, or an installed module
     # or: path = "./mymodel.py" (relative to the preset file) and function = "predict"
+
+    kind = "onnx"                   # may be left out when path ends in .onnx
+    path = "model.onnx"             # relative to the preset file (needs clawlet-tui[onnx])
+    inputs = "inputs.npy"           # optional: rows to feed, else generated (see models/onnx.py)
 
 Any kind takes an optional ``[model.faults]`` table (error_rate, spike_rate, spike_ms,
 hang_rate, hang_s, poison_every, seed) that wraps it in a :class:`FaultyModel`.
@@ -49,6 +53,7 @@ _PARAMS: dict[str, set[str]] = {
     "mlp": {"layers", "seed"},
     "latency": {"fixed_ms", "per_item_ms", "dim", "seed"},
     "function": {"target", "path", "function", "input_dim"},
+    "onnx": {"path", "inputs", "seed"},
 }
 _FAULT_PARAMS = {"error_rate", "spike_rate", "spike_ms", "hang_rate", "hang_s", "poison_every", "seed"}
 
@@ -70,7 +75,7 @@ def build_model(
     """
     spec = dict(spec or {})
     # a target or a path can only mean the user's own function: no need to say kind = "function"
-    kind = spec.pop("kind", "function" if ("target" in spec or "path" in spec) else "mlp")
+    kind = spec.pop("kind", _implied_kind(spec))
     faults = spec.pop("faults", None)
     if kind not in _PARAMS:
         raise ConfigError(
@@ -85,6 +90,12 @@ def build_model(
             model = MLPModel(**spec)
         elif kind == "latency":
             model = LatencyModel(**spec)
+        elif kind == "onnx":
+            from .onnx import OnnxModel  # onnxruntime is an optional extra: imported only when asked for
+
+            if "path" not in spec:
+                raise ConfigError("model.path (an .onnx file) is required for kind 'onnx'", field="model.path")
+            model = OnnxModel(**spec, base_dir=base_dir if base_dir is not None else _source_dir(source))
         else:
             if "target" not in spec and "path" not in spec:
                 raise ConfigError(
@@ -116,6 +127,14 @@ def build_model(
     except TypeError as exc:
         raise ConfigError(f"model: {exc}", field="model", source=source) from None
     return model
+
+
+def _implied_kind(spec: Mapping[str, Any]) -> str:
+    """The kind a spec without one means: a ``.onnx`` path is onnx, a target or other path a function."""
+    path = spec.get("path")
+    if isinstance(path, str) and path.endswith(".onnx"):
+        return "onnx"
+    return "function" if ("target" in spec or "path" in spec) else "mlp"
 
 
 def _source_dir(source: str | None) -> Path | None:

@@ -166,7 +166,11 @@ class InferenceServer:
 
         Calling the model here would delay start by a slow model's latency (or hang on a
         hung one), so the output shape is known only for models that say it (see
-        :func:`_output_item_shape`); otherwise it is ``[-1, -1]``, which v2 allows.
+        :func:`_output_item_shape`); otherwise it is ``[-1, -1]``, which v2 allows.  A model
+        with tensor names of its own (an ONNX graph's ``input_name`` / ``output_name``) and a
+        ``platform`` (``onnxruntime_onnx``, as Triton says) is described under those.  The
+        batch axis is ``-1`` even for a model with a fixed batch of 1: this server splits
+        every request into items, so it takes any number of rows.
         """
         try:
             example = np.asarray(self.model.make_input(0))
@@ -177,9 +181,15 @@ class InferenceServer:
         return ModelMetadata(
             name=self.name,
             versions=(MODEL_VERSION,),
-            platform=f"clawlet-tui {__version__}",
-            inputs=(TensorSpec(INPUT_NAME, FP32, (-1, *example.shape)),),
-            outputs=(TensorSpec(OUTPUT_NAME, FP32, (-1, *_output_item_shape(self.model, example.shape))),),
+            platform=str(getattr(self.model, "platform", None) or f"clawlet-tui {__version__}"),
+            inputs=(TensorSpec(_tensor_name(self.model, "input_name", INPUT_NAME), FP32, (-1, *example.shape)),),
+            outputs=(
+                TensorSpec(
+                    _tensor_name(self.model, "output_name", OUTPUT_NAME),
+                    FP32,
+                    (-1, *_output_item_shape(self.model, example.shape)),
+                ),
+            ),
         )
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -265,10 +275,11 @@ class InferenceServer:
         except ProtocolError as exc:
             return _error(400, f"request body: {exc}")
         batch = decode_infer_request(body, metadata.inputs[0], binary)
-        binary_out = wants_binary_output(body, OUTPUT_NAME)  # checked before any work is done
+        output_name = metadata.outputs[0].name
+        binary_out = wants_binary_output(body, output_name)  # checked before any work is done
         if batch.shape[0] == 0:
             return web.json_response(
-                {"model_name": self.name, "outputs": [{"name": OUTPUT_NAME, "shape": [0], "datatype": FP32, "data": []}]}
+                {"model_name": self.name, "outputs": [{"name": output_name, "shape": [0], "datatype": FP32, "data": []}]}
             )
         results = await asyncio.gather(*(self.engine.submit(row) for row in batch), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -280,13 +291,13 @@ class InferenceServer:
         request_id = body.get("id") if isinstance(body.get("id"), str) else None
         try:
             if binary_out:
-                data, header_length = encode_infer_response_binary(self.name, OUTPUT_NAME, results, request_id=request_id)
+                data, header_length = encode_infer_response_binary(self.name, output_name, results, request_id=request_id)
                 return web.Response(
                     body=data,
                     content_type="application/octet-stream",
                     headers={HEADER_LENGTH: str(header_length)},
                 )
-            response = encode_infer_response(self.name, OUTPUT_NAME, results, request_id=request_id)
+            response = encode_infer_response(self.name, output_name, results, request_id=request_id)
         except (TypeError, ValueError) as exc:
             return _error(500, f"model {self.name} returned outputs that are not one numeric shape: {exc}")
         return web.json_response(response)
@@ -294,6 +305,17 @@ class InferenceServer:
 
 class _NotFound(Exception):
     pass
+
+
+def _tensor_name(model: Model, hint: str, default: str) -> str:
+    """The model's own name for a tensor (``input_name`` / ``output_name``), wrappers looked through."""
+    layer: Any = model
+    while layer is not None:
+        name = getattr(layer, hint, None)
+        if isinstance(name, str) and name:
+            return name
+        layer = getattr(layer, "inner", None)
+    return default
 
 
 def _output_item_shape(model: Model, input_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -652,8 +652,12 @@ def run_dashboard(
     on_app: Callable[[ClawletApp], None] | None = None,
     in_process: bool = False,
     on_snapshot: Callable[[MetricsSnapshot], None] | None = None,
+    preset_object: Any = None,
 ) -> int:
     """Open the dashboard with ``preset`` running (``overrides`` are ``--set`` values).
+
+    ``preset_object``: the preset already loaded and changed (``--model``), used whenever
+    ``preset`` is asked for instead of reading the file again.
 
     The engine and its load run in a child process (:mod:`.engine_process`), so rendering
     does not take the GIL from them; ``in_process`` runs them on a thread of this process
@@ -669,13 +673,21 @@ def run_dashboard(
     """
     live: EngineControls
     if in_process:
+        from ..load import load_preset
+
+        def loader(name: str) -> Any:
+            return preset_object if preset_object is not None and name == preset else load_preset(name)
+
         live = LiveRun.from_preset(
-            preset, dict(overrides) if overrides else None, backend_url=backend_url, model_name=model_name
+            preset, dict(overrides) if overrides else None, backend_url=backend_url, model_name=model_name,
+            preset_loader=loader,
         )
     else:
         from .engine_process import EngineProcess, yield_cpu_to_engine
 
-        live = EngineProcess.launch(preset, overrides, backend_url=backend_url, model_name=model_name)
+        live = EngineProcess.launch(
+            preset, overrides, backend_url=backend_url, model_name=model_name, preset_object=preset_object
+        )
         yield_cpu_to_engine()  # the UI gives way to the engine when the cores are busy
     app = ClawletApp(live, theme=theme, on_snapshot=on_snapshot)
     if on_app is not None:

@@ -79,6 +79,8 @@ def dashboard_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--theme", args.dashboard_theme]
     if args.dashboard_in_process:
         argv.append("--in-process")
+    if getattr(args, "dashboard_model", None):
+        argv += ["--model", str(args.dashboard_model)]
     for url in args.dashboard_backend or ():
         argv += ["--backend", url]
     if args.dashboard_model_name:

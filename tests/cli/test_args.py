@@ -244,7 +244,8 @@ def test_no_arguments_open_the_dashboard(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(load, "load_preset", lambda name: presets, raising=False)
     monkeypatch.setattr(cli, "check_backend", lambda url, name: None)
     assert cli.main([]) == 0
-    no_backend = {"backend_url": None, "model_name": None, "in_process": False, "on_snapshot": None}
+    no_backend = {"backend_url": None, "model_name": None, "in_process": False, "on_snapshot": None,
+                  "preset_object": None}
     for call in calls:
         assert callable(call.pop("on_app"))  # the SIGTERM hook
     assert calls == [{"preset": "steady", "overrides": None, "theme": None, **no_backend}]

@@ -37,7 +37,7 @@ BAD_PRESETS = {
     "load-closed-with-rate.toml": "load.rate_rps: is for open loop, not mode 'closed'",
     "keys-bad-distribution.toml": "load.keys.distribution: must be one of unique, uniform, zipf, got 'pareto'",
     "keys-zero-count.toml": "load.keys.key_count: must be an integer >= 1, got 0",
-    "model-bad-kind.toml": "model.kind: must be one of function, latency, mlp, got 'transformer'",
+    "model-bad-kind.toml": "model.kind: must be one of function, latency, mlp, onnx, got 'transformer'",
     "model-unknown-field.toml": "model.depth: unknown field for kind 'mlp'",
     "model-bad-fault.toml": "model.faults.error_rate: must be a number in [0, 1], got 2.0",
     "not-utf8.toml": "not UTF-8 text",

@@ -132,7 +132,7 @@ def test_build_model_default_and_kinds():
 @pytest.mark.parametrize(
     ("spec", "field", "message"),
     [
-        ({"kind": "gpu"}, "model.kind", "model.kind must be one of function, latency, mlp, got 'gpu'"),
+        ({"kind": "gpu"}, "model.kind", "model.kind must be one of function, latency, mlp, onnx, got 'gpu'"),
         ({"kind": "mlp", "depth": 3}, "model.depth", "unknown field model.depth for kind 'mlp'"),
         ({"kind": "mlp", "layers": [8]}, "model.layers", "model.layers must be two or more positive integers, got [8]"),
         ({"kind": "latency", "fixed_ms": -1}, "model.fixed_ms", "model.fixed_ms must be a number >= 0, got -1"),
