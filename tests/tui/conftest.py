@@ -53,6 +53,27 @@ def fixed_clock() -> datetime:
     return FIXED_NOW
 
 
+@pytest.fixture(autouse=True)
+def record_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every notification a dashboard shows in ``app.notified`` (see :func:`notified`).
+
+    A toast leaves ``App._notifications`` when its 2-3 s timeout runs out, which a loaded
+    machine can take between a key press and the assertion about its message.
+    """
+    show = ClawletApp.notify
+
+    def notify(self: ClawletApp, message: str, *args: Any, **kwargs: Any) -> None:
+        self.__dict__.setdefault("notified", []).append((kwargs.get("severity", "information"), str(message)))
+        show(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(ClawletApp, "notify", notify)
+
+
+def notified(app: ClawletApp, severity: str | None = None) -> list[str]:
+    """Every notification ``app`` has shown, in order (``severity``: only those)."""
+    return [message for kind, message in app.__dict__.get("notified", []) if severity is None or kind == severity]
+
+
 #: what a live run's load line says mid-run (an open loop that has sent 6,125 requests since
 #: its preset started): for screenshots of the status line as a user sees it
 OPEN_LOAD = LoadView(

@@ -24,13 +24,14 @@ from clawlet_tui.tui.widgets.event_log import EventLogPanel
 from clawlet_tui.tui.widgets.key_bar import KeyBar
 from clawlet_tui.tui.widgets.status_line import StatusLine
 
+from .conftest import notified
 from .fakes import Call, FakeControls
 
 SIZE = (160, 48)
 
 
 def messages(app: ClawletApp, severity: str | None = None) -> list[str]:
-    return [n.message for n in app._notifications if severity is None or n.severity == severity]
+    return notified(app, severity)
 
 
 def updates(fake: FakeControls) -> list[dict[str, Any]]:

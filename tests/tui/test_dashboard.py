@@ -12,7 +12,7 @@ from clawlet_tui.tui.replay import RecordedStream
 from clawlet_tui.tui.screens import DashboardScreen
 from clawlet_tui.tui.widgets import ConfigPanel, EventLogPanel, LatencyPanel, MetricPanel
 
-from .conftest import feed_stream, make_replay_app
+from .conftest import feed_stream, make_replay_app, notified
 from .fakes import STREAM, recorded_snapshots
 
 
@@ -75,7 +75,7 @@ async def test_controls_without_engine_warn_instead_of_crashing() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("b", "p", "e", "s", "g")
         assert isinstance(app.screen, DashboardScreen)
-        assert any("no live engine" in n.message for n in app._notifications)
+        assert any("no live engine" in m for m in notified(app))
 
 
 async def test_failing_snapshot_source_is_reported_not_fatal() -> None:
@@ -90,7 +90,7 @@ async def test_failing_snapshot_source_is_reported_not_fatal() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         app.refresh_metrics()
         await pilot.pause()
-        errors = [n.message for n in app._notifications if n.severity == "error"]
+        errors = notified(app, "error")
         assert len(errors) == 1 and "monitor exploded" in errors[0]
         assert app.is_running
 

@@ -9,7 +9,7 @@ import pytest
 from clawlet_tui.engine.errors import ThemeError
 from clawlet_tui.tui.themes import DEFAULT_THEME, discover_themes, load_theme_file, resolve_theme_name
 
-from .conftest import REPO_THEMES, feed_stream, make_replay_app
+from .conftest import REPO_THEMES, feed_stream, make_replay_app, notified
 
 
 def test_shipped_themes_load() -> None:
@@ -59,7 +59,7 @@ async def test_bad_theme_file_is_reported_and_default_used(tmp_path: Path) -> No
     async with app.run_test(size=(120, 36)) as pilot:
         await feed_stream(pilot)
         assert app.theme == DEFAULT_THEME
-        errors = [n.message for n in app._notifications if n.severity == "error"]
+        errors = notified(app, "error")
         assert any("themes/broken.toml: primary: not a colour: 'blurple'" in m for m in errors)
         assert any("unknown theme 'broken'" in m for m in errors)
         log = app.screen.query_one("#events")
@@ -86,5 +86,5 @@ async def test_a_bad_theme_file_given_by_path_falls_back_to_the_default(tmp_path
     app = make_replay_app(theme=str(bad))
     async with app.run_test(size=(120, 36)):
         assert app.theme == DEFAULT_THEME
-        errors = [n.message for n in app._notifications if n.severity == "error"]
+        errors = notified(app, "error")
         assert any("themes/bad.toml: primary: not a colour: 'blurple'" in m for m in errors)
