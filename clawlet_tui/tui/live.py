@@ -33,9 +33,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.config import OptimizationConfig
+from ..engine.errors import ClawletError, ConfigError
 from ..engine.snapshot import MetricsSnapshot
+from ..tune.measure import MeasureSettings
+from ..tune.objective import Objective
+from ..tune.space import DEFAULT_PARAMS
+from ..tune.tuner import DEFAULT_BUDGET_S, check_load
 from . import gc_policy
 from .host import EngineHost, OnEngineThread
+from .live_tuning import RUNNING, LiveTuning, TuningView
 
 #: a factory ``(config, model) -> engine``
 EngineFactory = Callable[[OptimizationConfig, Any], Any]
@@ -129,6 +135,8 @@ class LiveRun:
         self.stopped = False
         #: this run holds a :func:`gc_policy.freeze` (released on stop)
         self.gc_frozen = False
+        #: the last tuning started with key ``a`` (:mod:`.live_tuning`), running or ended
+        self._tuning: LiveTuning | None = None
 
     @classmethod
     def from_preset(
@@ -190,6 +198,8 @@ class LiveRun:
             return
         self.stopped = True
         try:
+            if self._tuning is not None:
+                await self.host.run(self._tuning.stop())  # the start config back before the drain
             await self.generator.stop()
         finally:
             try:
@@ -269,6 +279,45 @@ class LiveRun:
         await self.generator.start()
         self.log("load", f"preset {self.preset_name}: {self.describe_load()}")
         return rebuilt
+
+    # -- tuning (key ``a``; runs on the engine loop, see live_tuning.py) ------------------
+
+    @property
+    def tuning(self) -> TuningView | None:
+        """The last tuning's view (None if none was started)."""
+        return None if self._tuning is None else self._tuning.view()
+
+    async def start_tuning(
+        self, slo_p99_ms: float, budget_s: float = DEFAULT_BUDGET_S, params: tuple[str, ...] = DEFAULT_PARAMS,
+        settings: MeasureSettings | None = None,
+    ) -> TuningView:
+        """Tune the engine under the load that is running; ConfigError/ClawletError if it cannot."""
+        if self._tuning is not None and self._tuning.state == RUNNING:
+            raise ClawletError("a tuning is already running")
+        if not self.started or self.stopped:
+            raise ClawletError("the engine is not running")
+        if self.paused:
+            raise ConfigError("the load is paused: resume it (p) before tuning", field="load")
+        if bool(getattr(self.stats(), "finished", False)):
+            raise ConfigError("the load has ended: switch to a preset (s) before tuning", field="load")
+        check_load(self.preset)
+        objective = Objective.for_load(slo_p99_ms, "open" if self.open_loop else "closed")
+        tuning = LiveTuning(self.engine.target, objective, params=params, budget_s=budget_s, settings=settings)
+        await self.host.run(tuning.start())
+        self._tuning = tuning
+        return tuning.view()
+
+    async def stop_tuning(self) -> OptimizationConfig:
+        """Stop the tuning and restore the config it started from; returns the config now on."""
+        if self._tuning is None:
+            return self.config
+        return await self.host.run(self._tuning.stop())
+
+    async def apply_tuning(self) -> OptimizationConfig:
+        """Apply the best config that met the SLO; ClawletError (nothing changed) if none did."""
+        if self._tuning is None:
+            raise ClawletError("no tuning has run: press a to start one")
+        return await self.host.run(self._tuning.apply())
 
     # -- engine controls (the rest of EngineControls) -----------------------------------
 
