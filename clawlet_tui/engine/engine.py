@@ -457,14 +457,18 @@ class ClawletEngine:
         self._cache.clear()
         self.log_event("cache", "cache cleared")
 
-    def reset_metrics(self) -> None:
-        """Start the measurements afresh; requests in flight stay counted as submitted."""
+    def reset_metrics(self, *, log: bool = True) -> None:
+        """Start the measurements afresh; requests in flight stay counted as submitted.
+
+        ``log=False`` leaves no event-log line: the dashboard's tuning resets once a window,
+        and a line a second would push its trials out of the log."""
         self.monitor.reset(keep_in_flight=True)
         self._cache.reset_counters()
         self._peak_executing = len(self._batch_tasks)
         self._concurrency.reset_counters()
         self._batcher.reset_counters()
-        self.log_event("metrics", "metrics reset")
+        if log:
+            self.log_event("metrics", "metrics reset")
 
     def log_event(self, kind: str, message: str) -> None:
         self._event_seq += 1

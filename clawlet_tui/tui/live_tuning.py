@@ -195,7 +195,7 @@ class LiveTuning:
             raise ClawletError("this tuning has already started")
         self._began = self.clock()
         if self._measure_trial is None:
-            self._reader = WindowReader(self.engine)
+            self._reader = WindowReader(_QuietResets(self.engine))
         self.engine.log_event(
             "tune", f"tuning started: {self.objective.describe()}; budget {self.budget_s:g} s, "
             f"{self.space.size} configs in the space"
@@ -342,6 +342,21 @@ class LiveTuning:
         # cancelled: the last trial may be recorded or not; read what the search holds
         if self.search.results:
             self._update_incumbent()
+
+
+class _QuietResets:
+    """The engine as :class:`WindowReader` sees it, except that its resets leave no event-log
+    line: the reader resets once a window, and those lines would push every trial out of
+    the dashboard's event log."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def reset_metrics(self) -> None:
+        self._engine.reset_metrics(log=False)
 
 
 __all__ = ["APPLIED", "DONE", "FAILED", "RUNNING", "STOPPED", "LiveTuning", "TrialRow", "TuningView"]

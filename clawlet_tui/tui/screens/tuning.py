@@ -42,6 +42,7 @@ class TuningScreen(Screen[None]):
         self.view = view
         self.preset = preset
         self._rows_shown: object = None
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="tune-box") as box:
@@ -61,12 +62,15 @@ class TuningScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#tune-trials", DataTable)
         table.add_columns(*COLUMNS)
+        self._ready = True
         if self.view is not None:
             self.show(self.view)
 
     def show(self, view: TuningView) -> None:
-        """Redraw from ``view`` (what the engine side published last)."""
+        """Redraw from ``view`` (what the engine side published last); kept until mounted."""
         self.view = view
+        if not self._ready:
+            return
         running = view.state == RUNNING
         title = f"Tuning {self.preset}: " if self.preset else "Tuning: "
         self.query_one("#tune-objective", Static).update(f"{title}{view.objective}")
