@@ -255,6 +255,8 @@ class LiveRun:
         if preset.config.l2_cache_dir is None and self.l2_dir is None:
             self.l2_dir = _new_l2_dir()
         config = _with_l2_dir(preset.config, self.l2_dir)
+        if self._tuning is not None:  # trials measure one load: a tuning ends with it
+            await self.host.run(self._tuning.stop())
         await self.generator.stop()
         spec = getattr(preset, "model_spec", None)
         # a new model, or BLAS threads (which a running engine cannot change): a fresh engine

@@ -314,8 +314,7 @@ class LiveTuning:
         try:
             outcome = await self.search.run(evaluate, can_start, can_confirm)
         except asyncio.CancelledError:
-            if self._rows:
-                self._update_incumbent_safely()
+            self._update_incumbent()  # the trials that finished before the cancel count
             raise
         except Exception as exc:  # a measurement failed: the start config goes back, the view says why
             self._close_period()
@@ -337,11 +336,6 @@ class LiveTuning:
                        f"{e.p99_ms:.2f} ms); the start config is back on until you apply it")
         self._end(DONE, message)
         self.engine.log_event("tune", f"{len(self._rows)} trials, {message}")
-
-    def _update_incumbent_safely(self) -> None:
-        # cancelled: the last trial may be recorded or not; read what the search holds
-        if self.search.results:
-            self._update_incumbent()
 
 
 class _QuietResets:

@@ -153,3 +153,18 @@ async def test_esc_in_the_engine_process_restores_the_start_config_and_every_req
     assert outcomes.in_flight == 0
     assert outcomes.submitted == outcomes.succeeded + outcomes.failed + outcomes.rejected + outcomes.timed_out + outcomes.cancelled
     assert app.exit_summary is not None and "unaccounted" not in app.exit_summary
+
+
+@pytest.mark.live_engine
+async def test_quitting_mid_tuning_puts_the_start_config_back_before_the_drain(live_run) -> None:
+    """LiveRun.stop (what quit calls) with a tuning on: the start config is back, every request ended."""
+    await live_run.start()
+    start = live_run.config
+    try:
+        await live_run.start_tuning(20.0, 30.0, settings=MeasureSettings(warmup_s=0.1, window_s=0.1, max_windows=3))
+        await until(lambda: live_run.tuning is not None and len(live_run.tuning.trials) >= 2)
+    finally:
+        await live_run.stop()
+    assert live_run.config == start and live_run.tuning is not None and live_run.tuning.state == STOPPED
+    stats = live_run.stats()
+    assert stats.sent > 0 and stats.sent == stats.completed + stats.failed_total and stats.outstanding == 0
