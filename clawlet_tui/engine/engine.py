@@ -492,8 +492,11 @@ class ClawletEngine:
         self._cache.clear()
         self.log_event("cache", "cache cleared")
 
-    def reset_metrics(self) -> None:
-        """Start the measurements afresh; requests in flight stay counted as submitted."""
+    def reset_metrics(self, *, log: bool = True) -> None:
+        """Start the measurements afresh; requests in flight stay counted as submitted.
+
+        ``log=False`` leaves no event-log line: the dashboard's tuning resets once a window,
+        and a line a second would push its trials out of the log."""
         self.monitor.reset(keep_in_flight=True)
         self._cache.reset_counters()
         self._opening_counts = None
@@ -503,7 +506,8 @@ class ClawletEngine:
         reset_backend = getattr(self._backend, "reset_counters", None)  # optional: a balanced remote backend
         if reset_backend is not None:
             reset_backend()
-        self.log_event("metrics", "metrics reset")
+        if log:
+            self.log_event("metrics", "metrics reset")
 
     def log_event(self, kind: str, message: str) -> None:
         self._event_seq += 1

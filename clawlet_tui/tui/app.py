@@ -47,6 +47,7 @@ from .themes import (
     resolve_theme_name,
     theme_dirs,
 )
+from .tuning_flow import TuningFlow
 from .widgets import EventLogPanel
 
 HERE = Path(__file__).parent
@@ -106,7 +107,8 @@ CONTROLS: tuple[Control, ...] = (
     Control("C", "adjust('max_concurrent', 'down')", "workers-", "Max concurrent batches down (-1)", _CONC),
     Control("l", "adjust('l1_cache_size', 'up')", "L1+", "L1 cache size up (x2)", _L1),
     Control("L", "adjust('l1_cache_size', 'down')", "L1-", "L1 cache size down (/2)", _L1),
-    Control("a", "cycle_policy", "policy", f"Batch policy: next of {' / '.join(CHOICES['batch_policy'])}"),
+    Control("o", "cycle_policy", "policy", f"Batch policy: next of {' / '.join(CHOICES['batch_policy'])}"),
+    Control("a", "tune", "tune", "Auto-tune the engine under the running load (Enter applies, Esc restores)"),
     Control("1", "toggle('enable_batching')", "batching", "Toggle batching on/off"),
     Control("2", "toggle('enable_cache')", "cache", "Toggle the cache on/off"),
     Control("h", "latency_view", "histogram", "Latency panel: trend / histogram of the window"),
@@ -133,7 +135,8 @@ HELP_ROWS: tuple[tuple[str, str], ...] = (
     ("t / T", "batch timeout ×2 / ÷2"),
     ("c / C", "max concurrent batches ±1"),
     ("l / L", "L1 cache size ×2 / ÷2"),
-    ("a", "next batch policy"),
+    ("o", "next batch policy"),
+    ("a", "auto-tune (enter / esc)"),
     ("1", "batching on / off"),
     ("2", "cache on / off"),
     ("h", "latency: trend / histogram"),
@@ -183,6 +186,8 @@ class ClawletApp(App[int]):
         HERE / "screens" / "help.tcss",
         HERE / "screens" / "config_editor.tcss",
         HERE / "screens" / "preset_picker.tcss",
+        HERE / "screens" / "tuning.tcss",
+        HERE / "screens" / "slo_prompt.tcss",
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         *(_binding(c) for c in CONTROLS),
@@ -252,6 +257,8 @@ class ClawletApp(App[int]):
         self.last_field: str | None = None
         #: judges the load's alert rules on every snapshot shown (see :meth:`refresh_metrics`)
         self.alerts = AlertEvaluator()
+        #: key ``a``: tuning under the running load (tuning_flow.py)
+        self.tuning = TuningFlow(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -324,6 +331,7 @@ class ClawletApp(App[int]):
             self._on_snapshot(snapshot)
         self._judge_alerts(snapshot, load)
         self._show(snapshot, load, problem)
+        self.tuning.show()
 
     def _judge_alerts(self, snapshot: MetricsSnapshot, load: LoadView) -> None:
         """Judge the load's alert rules on the snapshot shown, and log each fire and resolve.
@@ -516,6 +524,17 @@ class ClawletApp(App[int]):
                 self.notify("no changes", timeout=2)
 
         self.push_screen(ConfigEditorScreen(engine.config, focus_field=self.last_field), apply)
+
+    # -- tuning (tuning_flow.py) ----------------------------------------------------------
+
+    async def action_tune(self) -> None:
+        await self.tuning.begin()
+
+    async def action_tune_apply(self) -> None:
+        await self.tuning.apply()
+
+    async def action_tune_stop(self) -> None:
+        await self.tuning.stop()
 
     # -- load controls --------------------------------------------------------------------
 

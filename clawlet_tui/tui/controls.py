@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # live.py imports this module (its engine thread raises Engin
     from ..engine.config import OptimizationConfig
     from ..engine.snapshot import MetricsSnapshot
     from .live import LoadView
+    from .live_tuning import TuningView
 
 
 class EngineNotResponding(ClawletError):
@@ -96,4 +97,22 @@ class EngineControls(Protocol):
     async def set_rate(self, rps: float) -> None: ...
     async def switch_preset(self, name: str) -> bool:
         """Switch to preset ``name``; True if that built a new engine (another model)."""
+        ...
+
+    # -- tuning (key ``a``): runs next to the engine (live_tuning.py); the app starts,
+    # watches, stops or applies it
+    @property
+    def tuning(self) -> TuningView | None:
+        """The last tuning's view as of now; None if none was started."""
+        ...
+
+    async def start_tuning(
+        self, slo_p99_ms: float, budget_s: float = ..., params: tuple[str, ...] = ..., settings: Any = None
+    ) -> TuningView: ...
+    async def stop_tuning(self) -> OptimizationConfig:
+        """Stop it and restore the config it started from."""
+        ...
+
+    async def apply_tuning(self) -> OptimizationConfig:
+        """Apply the best config that met the SLO in every measurement; ClawletError if none did."""
         ...

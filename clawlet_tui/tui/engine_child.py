@@ -30,11 +30,13 @@ from ..engine.errors import ClawletError
 from ..engine.snapshot import MetricsSnapshot
 from . import host
 from .live import LiveRun, LoadView
+from .live_tuning import TuningView
 
 #: what the parent may call on the child's LiveRun
 METHODS = frozenset(
     {"start", "stop", "toggle_pause", "burst", "set_rate", "switch_preset", "update", "trigger_gc",
-     "clear_cache", "reset_metrics", "log", "stats", "preset", "warm_up"}
+     "clear_cache", "reset_metrics", "log", "stats", "preset", "warm_up", "start_tuning", "stop_tuning",
+     "apply_tuning"}
 )
 
 
@@ -65,6 +67,8 @@ class EngineState:
     preset_name: str
     #: the session's temporary L2 directory (None if the config names its own)
     l2_dir: str | None
+    #: the last tuning (key ``a``) as of this moment; None if none was started
+    tuning: TuningView | None = None
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -137,6 +141,7 @@ def _state(live: LiveRun) -> EngineState:
         clients=live.clients,
         preset_name=live.preset_name,
         l2_dir=live.l2_dir,
+        tuning=live.tuning,
     )
 
 

@@ -58,9 +58,12 @@ from typing import Any
 from ..engine.config import OptimizationConfig
 from ..engine.errors import ClawletError
 from ..engine.snapshot import MetricsSnapshot
+from ..tune.space import DEFAULT_PARAMS
+from ..tune.tuner import DEFAULT_BUDGET_S
 from .controls import EngineExited, EngineNotResponding
 from .engine_child import EngineSpec, EngineState, child_main
 from .live import LoadView
+from .live_tuning import TuningView
 
 #: longest wait for the child to build its engine (imports numpy, builds the model)
 START_TIMEOUT_S = 120.0
@@ -365,6 +368,22 @@ class EngineProcess:
 
     async def switch_preset(self, name: str) -> bool:
         return await self._acall("switch_preset", name, timeout_s=SLOW_CALL_TIMEOUT_S)
+
+    # -- EngineControls: tuning (it runs in the child, next to the engine: live_tuning.py) ---
+
+    @property
+    def tuning(self) -> TuningView | None:
+        return self._state.tuning
+
+    async def start_tuning(self, slo_p99_ms: float, budget_s: float = DEFAULT_BUDGET_S,
+                           params: tuple[str, ...] = DEFAULT_PARAMS, settings: Any = None) -> TuningView:
+        return await self._acall("start_tuning", slo_p99_ms, budget_s, params, settings)
+
+    async def stop_tuning(self) -> OptimizationConfig:
+        return await self._acall("stop_tuning")
+
+    async def apply_tuning(self) -> OptimizationConfig:
+        return await self._acall("apply_tuning")
 
 
 def yield_cpu_to_engine(increment: int = UI_NICENESS) -> int:

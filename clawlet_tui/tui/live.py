@@ -37,8 +37,13 @@ from ..engine.alerts import AlertRule, preset_alert_rules
 from ..engine.config import OptimizationConfig
 from ..engine.errors import ClawletError, ConfigError
 from ..engine.snapshot import MetricsSnapshot
+from ..tune.measure import MeasureSettings
+from ..tune.objective import Objective
+from ..tune.space import DEFAULT_PARAMS
+from ..tune.tuner import DEFAULT_BUDGET_S, check_load
 from . import gc_policy
 from .host import EngineHost, OnEngineThread
+from .live_tuning import RUNNING, LiveTuning, TuningView
 
 #: a factory ``(config, model) -> engine``
 EngineFactory = Callable[[OptimizationConfig, Any], Any]
@@ -136,6 +141,8 @@ class LiveRun:
         self.gc_frozen = False
         #: the warm-up running on the engine loop, if any (cancelled on stop and switch)
         self._warmup: asyncio.Task[Any] | None = None
+        #: the last tuning started with key ``a`` (:mod:`.live_tuning`), running or ended
+        self._tuning: LiveTuning | None = None
 
     @classmethod
     def from_preset(
@@ -198,6 +205,8 @@ class LiveRun:
         self.stopped = True
         try:
             await self._cancel_warmup()
+            if self._tuning is not None:
+                await self.host.run(self._tuning.stop())  # the start config back before the drain
             await self.generator.stop()
         finally:
             try:
@@ -254,6 +263,8 @@ class LiveRun:
             self.l2_dir = _new_l2_dir()
         config = _with_l2_dir(preset.config, self.l2_dir)
         await self._cancel_warmup()
+        if self._tuning is not None:  # trials measure one load: a tuning ends with it
+            await self.host.run(self._tuning.stop())
         await self.generator.stop()
         spec = getattr(preset, "model_spec", None)
         # a new model, or BLAS threads (which a running engine cannot change): a fresh engine
@@ -278,6 +289,45 @@ class LiveRun:
         await self.generator.start()
         self.log("load", f"preset {self.preset_name}: {self.describe_load()}")
         return rebuilt
+
+    # -- tuning (key ``a``; runs on the engine loop, see live_tuning.py) ------------------
+
+    @property
+    def tuning(self) -> TuningView | None:
+        """The last tuning's view (None if none was started)."""
+        return None if self._tuning is None else self._tuning.view()
+
+    async def start_tuning(
+        self, slo_p99_ms: float, budget_s: float = DEFAULT_BUDGET_S, params: tuple[str, ...] = DEFAULT_PARAMS,
+        settings: MeasureSettings | None = None,
+    ) -> TuningView:
+        """Tune the engine under the load that is running; ConfigError/ClawletError if it cannot."""
+        if self._tuning is not None and self._tuning.state == RUNNING:
+            raise ClawletError("a tuning is already running")
+        if not self.started or self.stopped:
+            raise ClawletError("the engine is not running")
+        if self.paused:
+            raise ConfigError("the load is paused: resume it (p) before tuning", field="load")
+        if bool(getattr(self.stats(), "finished", False)):
+            raise ConfigError("the load has ended: switch to a preset (s) before tuning", field="load")
+        check_load(self.preset)
+        objective = Objective.for_load(slo_p99_ms, "open" if self.open_loop else "closed")
+        tuning = LiveTuning(self.engine.target, objective, params=params, budget_s=budget_s, settings=settings)
+        await self.host.run(tuning.start())
+        self._tuning = tuning
+        return tuning.view()
+
+    async def stop_tuning(self) -> OptimizationConfig:
+        """Stop the tuning and restore the config it started from; returns the config now on."""
+        if self._tuning is None:
+            return self.config
+        return await self.host.run(self._tuning.stop())
+
+    async def apply_tuning(self) -> OptimizationConfig:
+        """Apply the best config that met the SLO; ClawletError (nothing changed) if none did."""
+        if self._tuning is None:
+            raise ClawletError("no tuning has run: press a to start one")
+        return await self.host.run(self._tuning.apply())
 
     # -- engine controls (the rest of EngineControls) -----------------------------------
 

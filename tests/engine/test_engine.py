@@ -438,6 +438,10 @@ async def test_clear_cache_reset_metrics_and_events(make_engine, gates):
     assert kinds[-3:] == ["cache", "load", "metrics"]
     seqs = [e.seq for e in snap.events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    await engine.submit(2)
+    engine.reset_metrics(log=False)  # the dashboard's tuning: one reset a window, no line each
+    again = engine.snapshot()
+    assert again.outcomes.submitted == 0 and again.events == snap.events
 
 
 async def test_snapshot_round_trips_through_dict_and_json(make_engine, gates, clock):

@@ -17,7 +17,11 @@ What it models, and how faithfully:
   (config changes, cache cleared, metrics reset, load changes), as the engine logs them;
 * **load**: paused, target rate or clients, and what was sent (bursts count) are plain
   attributes; :meth:`view` and :meth:`stats` report them as a live run does;
-* **stop**: drains, as the real one promises: the requests in flight count as succeeded.
+* **stop**: drains, as the real one promises: the requests in flight count as succeeded;
+* **tuning**: the real :class:`LiveTuning` (its search, incumbent, apply and restore) on
+  this fake's config, with each trial "measured" at once on :func:`synthetic_measurement`
+  (a known surface with an optimum and a faster config that breaks the SLO), so a whole
+  search runs in a few turns of the test's loop.
 
 It has no clock, no threads and no tasks: every answer is ready when the call returns.
 """
@@ -35,7 +39,11 @@ from clawlet_tui.engine.errors import ConfigError, PresetError
 from clawlet_tui.engine.snapshot import EngineEvent, MetricsSnapshot, Outcomes
 from clawlet_tui.load import LoadStats
 from clawlet_tui.tui.live import LoadView
+from clawlet_tui.tui.live_tuning import LiveTuning, TuningView
 from clawlet_tui.tui.replay import RecordedStream
+from clawlet_tui.tune.measure import Measurement, Window
+from clawlet_tui.tune.objective import Objective
+from clawlet_tui.tune.space import DEFAULT_PARAMS
 
 STREAM = Path(__file__).parent / "fixtures" / "stream.jsonl"
 
@@ -90,6 +98,7 @@ class FakeControls:
         self.stopped = False
         #: what :attr:`problem` says; a test sets it to play an engine that stopped answering
         self.problem_text: str | None = None
+        self._tuning: LiveTuning | None = None
 
     def _record(self, name: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append(Call(name, args, kwargs))
@@ -264,6 +273,70 @@ class FakeControls:
         self._target_rps, self._clients = _load_of(preset)
         self._sent, self._paused = 0, False
         return rebuilt
+
+    # -- tuning
+
+    @property
+    def tuning(self) -> TuningView | None:
+        return None if self._tuning is None else self._tuning.view()
+
+    async def start_tuning(
+        self, slo_p99_ms: float, budget_s: float = 120.0, params: tuple[str, ...] = DEFAULT_PARAMS, settings: Any = None
+    ) -> TuningView:
+        self._record("start_tuning", slo_p99_ms, budget_s)
+        objective = Objective.for_load(slo_p99_ms, "open" if self.open_loop else "closed")
+
+        async def measure_trial(config: OptimizationConfig) -> Measurement:
+            self._config = config  # the trial's config is on while it is measured, as on the engine
+            return synthetic_measurement(config)
+
+        self._tuning = LiveTuning(
+            _EngineSide(self), objective, params=params, budget_s=budget_s, clock=lambda: 0.0, measure_trial=measure_trial
+        )
+        await self._tuning.start()
+        return self._tuning.view()
+
+    async def stop_tuning(self) -> OptimizationConfig:
+        self._record("stop_tuning")
+        assert self._tuning is not None
+        return await self._tuning.stop()
+
+    async def apply_tuning(self) -> OptimizationConfig:
+        self._record("apply_tuning")
+        assert self._tuning is not None
+        return await self._tuning.apply()
+
+
+class _EngineSide:
+    """What :class:`LiveTuning` reads and calls on an engine, served by a :class:`FakeControls`."""
+
+    def __init__(self, fake: FakeControls) -> None:
+        self.fake = fake
+
+    @property
+    def config(self) -> OptimizationConfig:
+        return self.fake._config
+
+    def reconfigure(self, config: OptimizationConfig) -> None:
+        self.fake._config = config
+
+    def log_event(self, kind: str, message: str) -> None:
+        self.fake._log_event(kind, message)
+
+
+def synthetic_measurement(config: OptimizationConfig) -> Measurement:
+    """A known surface: throughput = 100 x batch size (to 32) x workers (to 2) req/s, P99 =
+    2 x batch size + 4 ms, every request successful, other fields no effect.  Under the
+    test presets' SLO (20 ms) the best closed-loop config is ``batch_size=8``,
+    ``max_concurrent=2`` (1600 req/s, P99 20 ms); ``batch_size=16`` is twice as fast and
+    misses the SLO."""
+    bs, workers = config.batch_size, config.max_concurrent
+    throughput = 100.0 * min(bs, 32) * min(workers, 2)
+    p99 = 2.0 * bs + 4.0
+    n = int(throughput)
+    window = Window(duration_s=1.0, submitted=n, succeeded=n, failed=0, rejected=0, timed_out=0, cancelled=0,
+                    p50_ms=p99 / 2, p99_ms=p99)
+    return Measurement.from_windows(window, (window, window, window), stable=True)
 
 
 def _load_of(preset: Any) -> tuple[float | None, int | None]:

@@ -118,9 +118,9 @@ async def test_mount_starts_the_run_and_shows_its_snapshot(fake_app: ClawletApp,
         ("1", "enable_batching", False),
         ("11", "enable_batching", True),
         ("2", "enable_cache", False),
-        ("a", "batch_policy", "eager"),
-        ("aa", "batch_policy", "timeout"),
-        ("aaa", "batch_policy", "adaptive"),
+        ("o", "batch_policy", "eager"),
+        ("oo", "batch_policy", "timeout"),
+        ("ooo", "batch_policy", "adaptive"),
     ],
 )
 async def test_knob_keys_change_engine_config(
@@ -274,7 +274,7 @@ async def test_config_editor_opens_with_the_first_field_focused_and_typing_repla
         assert fake.config.batch_size == 16
 
 
-@pytest.mark.parametrize(("key", "field"), [("t", "batch_timeout_s"), ("L", "l1_cache_size"), ("a", "batch_policy")])
+@pytest.mark.parametrize(("key", "field"), [("t", "batch_timeout_s"), ("L", "l1_cache_size"), ("o", "batch_policy")])
 async def test_config_editor_focuses_the_field_of_the_last_key(fake_app: ClawletApp, key: str, field: str) -> None:
     async with fake_app.run_test(size=SIZE) as pilot:
         await pilot.press(key, "e")
@@ -374,7 +374,7 @@ async def test_footer_is_one_row_of_keys_in_order_and_every_key_is_in_the_palett
         footer = fake_app.screen.query_one(KeyBar)
         text = str(footer.render())
         assert footer.region.height == 1 and "\n" not in text and len(text) <= width - 2
-        assert text.startswith("bB batch tT timeout cC workers lL L1 a policy")
+        assert text.startswith("bB batch tT timeout cC workers lL L1 o policy a tune")
         assert text.endswith("q quit")
         grouped = {"b", "B", "t", "T", "c", "C", "l", "L", "r", "R"}
         missing = [c for c in CONTROLS if c.key not in grouped and f"{c.key_display or c.key} {c.label}" not in text]

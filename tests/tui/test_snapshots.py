@@ -57,3 +57,36 @@ def test_config_editor(snap_compare) -> None:
 @pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])
 def test_theme(snap_compare, theme: str) -> None:
     assert snap_compare(make_replay_app(theme=theme), terminal_size=(120, 36), run_before=feed_stream)
+
+
+def test_tuning_view_160x48(snap_compare) -> None:
+    """Key ``a``'s view mid-run: a search on the synthetic surface (``fakes.synthetic_measurement``,
+    SLO 20 ms), the incumbent highlighted, batch 16 beyond the SLO line, 42 s of 120 s spent."""
+
+    async def open_view(pilot) -> None:
+        import dataclasses
+
+        from clawlet_tui.engine.config import OptimizationConfig
+        from clawlet_tui.tui.live_tuning import RUNNING, LiveTuning
+        from clawlet_tui.tui.screens import TuningScreen
+        from clawlet_tui.tune.objective import Objective
+
+        from .fakes import synthetic_measurement
+        from .test_live_tuning import Engine
+
+        engine = Engine(OptimizationConfig(batch_size=4, max_concurrent=2, l1_cache_size=64))
+
+        async def measure_trial(config):
+            return synthetic_measurement(config)
+
+        tuning = LiveTuning(engine, Objective(20.0), params=("batch_size", "max_concurrent", "batch_policy"),
+                            clock=lambda: 0.0, measure_trial=measure_trial)
+        await tuning.start()
+        assert tuning._task is not None
+        await tuning._task
+        view = dataclasses.replace(tuning.view(), state=RUNNING, elapsed_s=42.0, message="")
+        await feed_stream(pilot)
+        await pilot.app.push_screen(TuningScreen(view, "tiny-closed"))
+        await pilot.pause()
+
+    assert snap_compare(make_replay_app(), terminal_size=(160, 48), run_before=open_view)
