@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from engine_vs_limit import closed_loop
 from machine_load import busy_cpu_s
 
 from clawlet_tui.engine import ClawletEngine, OptimizationConfig
@@ -118,28 +119,9 @@ async def engine_req_per_s(model: Any, batch_size: int, workers: int, seconds: f
     config = OptimizationConfig(
         batch_size=batch_size, batch_timeout_s=0.005, max_concurrent=workers, enable_cache=False, l2_cache_dir=l2_dir,
     )
-    engine = ClawletEngine(config, model)
-    await engine.start()
     clients = max(64, 2 * batch_size * workers)
-    payloads = [model.make_input(k) for k in range(4096)]
-    # warm-up: every worker makes its session before the clock starts
-    await asyncio.gather(*(engine.submit(payloads[k], key=k) for k in range(batch_size * workers * 2)))
-    counts = [0] * clients
-    deadline = time.perf_counter() + seconds
-
-    async def client(i: int) -> None:
-        k = i
-        while time.perf_counter() < deadline:
-            key = k % len(payloads)
-            await engine.submit(payloads[key], key=key)
-            counts[i] += 1
-            k += clients
-
-    start = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    elapsed = time.perf_counter() - start
-    await engine.stop()
-    return sum(counts) / elapsed
+    # warm-up off the clock: every worker makes its session first
+    return await closed_loop(ClawletEngine(config, model), model, clients, seconds, warm=batch_size * workers * 2)
 
 
 def main() -> int:

@@ -42,6 +42,7 @@ from aiohttp import web
 from .. import __version__
 from ..engine import ClawletEngine, OptimizationConfig
 from ..engine.errors import BackendError, ClawletError, EngineStopped, RejectedError, RequestTimeout
+from ..stop_signals import StopSignals
 from .protocol import (
     BINARY_EXTENSION,
     FP32,
@@ -403,33 +404,18 @@ async def serve(
         metrics.source = server.engine.snapshot
         metrics.start()
     stop = stop_event or asyncio.Event()
-    received: list[int] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(int(sig))
-        stop.set()
-
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / not Unix
-            pass
     try:
-        if announce is not None:
-            announce(server.url)
-        if ready_event is not None:
-            ready_event.set()
-        await stop.wait()
+        with StopSignals(stop) as signals:
+            if announce is not None:
+                announce(server.url)
+            if ready_event is not None:
+                ready_event.set()
+            await stop.wait()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
         await server.stop()
         if metrics is not None:
             await metrics.stop()  # a last scrape agrees with what the server served
-    return received[0] if received else None
+    return signals.received
 
 
 def run_server(

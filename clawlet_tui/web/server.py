@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
 from ..engine.errors import ClawletError
+from ..stop_signals import StopSignals
 
 #: textual-serve's own static files: textual.js (xterm.js), xterm.css, the fonts
 STATIC_DIR = Path(textual_serve.__file__).parent / "static"
@@ -236,26 +236,11 @@ async def serve_until_signalled(
     """
     url = await view.start(host, port)
     stop = stop_event or asyncio.Event()
-    received: list[int] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(int(sig))
-        stop.set()
-
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / not Unix
-            pass
     try:
-        if announce is not None:
-            announce(url)
-        await stop.wait()
+        with StopSignals(stop) as signals:
+            if announce is not None:
+                announce(url)
+            await stop.wait()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
         await view.stop()
-    return received[0] if received else None
+    return signals.received
