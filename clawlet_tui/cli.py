@@ -44,6 +44,7 @@ from .engine.config import (
 )
 from .engine.errors import ClawletError, ConfigError
 from .engine.snapshot import MetricsSnapshot
+from .tune import capacity_command
 from .tune import command as tune_command
 
 if TYPE_CHECKING:
@@ -157,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune_command.add_arguments(tune)
     tune.set_defaults(func=tune_command.run)
+
+    capacity = commands.add_parser(
+        "capacity", help="the highest open-loop rate the config sustains under a P99 SLO",
+        description="Raise a preset's open-loop rate on one live engine (doubling, then bisecting) to the "
+        "highest rate with P99 <= SLO and success >= 99.9%. See docs/tuning.md.",
+    )
+    capacity_command.add_arguments(capacity)
+    capacity.set_defaults(func=capacity_command.run)
     return parser
 
 

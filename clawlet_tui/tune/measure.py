@@ -226,6 +226,19 @@ async def measure(
 ) -> Measurement:
     """Switch ``engine`` to ``config`` live, warm up, then measure windows until stable or the cap."""
     engine.reconfigure(config)
+    return await measure_steady(reader, settings, sleep=sleep)
+
+
+async def measure_steady(
+    reader: WindowReader,
+    settings: MeasureSettings,
+    *,
+    sleep: Sleep = asyncio.sleep,
+    give_up: Callable[[Sequence[Window]], bool] | None = None,
+) -> Measurement:
+    """Warm up, then measure windows until stable, the cap, or ``give_up(windows)`` says the
+    outcome is already known (capacity stops a clearly overloaded rate early: its backlog
+    only grows).  Whatever changed before the call (a config, a rate) is what is measured."""
     # the warm-up period runs from the end of the previous trial's last window
     await sleep(settings.warmup_s)
     warmup = reader.take()
@@ -236,5 +249,7 @@ async def measure(
         windows.append(reader.take())
         if len(windows) >= settings.min_windows and is_stable(windows, settings.tolerance):
             stable = True
+            break
+        if give_up is not None and give_up(windows):
             break
     return Measurement.from_windows(warmup, windows, stable)

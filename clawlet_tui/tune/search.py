@@ -26,6 +26,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ class SearchResult:
     #: every measured point with its pooled estimate, in first-measured order
     estimates: tuple[tuple[Point, Estimate], ...]
     trials: int
-    #: why the search ended: "converged" or "budget"
+    #: why the search ended: "converged", "budget" or "interrupted"
     ended: str
 
 
@@ -129,6 +130,10 @@ class HillClimb:
             if leader is not None and len(self.results[leader]) < 2 and can_confirm():
                 self._can_start = lambda: True
                 await self._measure(leader, REMEASURE)
+        return self.result(ended)
+
+    def result(self, ended: str) -> SearchResult:
+        """The search as it stands: also what an interrupted search has found so far."""
         best = self.best_point(feasible_only=True)
         confirmed = best is not None and len(self.results[best]) >= 2 and best == self.best_point()
         return SearchResult(
@@ -182,13 +187,7 @@ class GridSearch(HillClimb):
                 await self._known(point)
         except BudgetSpent:
             ended = "budget"
-        return SearchResult(
-            best=self.best_point(feasible_only=True),
-            confirmed=False,
-            estimates=tuple((p, self.estimate(p)) for p in self.results),
-            trials=self.trials,
-            ended=ended,
-        )
+        return dataclasses.replace(self.result(ended), confirmed=False)
 
 
 #: search methods by name (``tune --search``)
