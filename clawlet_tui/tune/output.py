@@ -29,7 +29,7 @@ def table_row(trial: Trial) -> str:
     if trial.capacity is not None:
         windows = f"{len(trial.capacity.steps)} rates"
     else:
-        windows = f"{len(m.windows)} {'stable' if m.stable else 'unstable'}"
+        windows = f"{len(m.windows)} {'stable' if m.stable else 'cut' if m.cut else 'unstable'}"
     cells = (
         f"{trial.number:>3}",
         f"{trial.role:<10}",

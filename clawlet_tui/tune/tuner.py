@@ -40,7 +40,8 @@ from .capacity import (
 )
 from .measure import Measurement, MeasureSettings, WindowReader, measure
 from .objective import Estimate, Measured, Objective
-from .search import METHODS, SearchResult
+from .racing import clearly_losing
+from .search import METHODS, SEARCH, SearchResult
 from .space import DEFAULT_PARAMS, Point, SearchSpace
 
 #: open-loop shapes with a steady rate (a trial must see the same load as every other)
@@ -260,7 +261,11 @@ async def tune(
                     result, found = await measure_capacity(config)
                     figures: Measured = CapacityFigures(found.capacity_rps or 0.0, result.p99_ms, result.success)
                 else:
-                    result = await measure(engine, reader, config, settings)
+                    give_up = None
+                    leader = search.best_point()
+                    if method == "hill" and role == SEARCH and leader is not None:
+                        give_up = clearly_losing(objective, search.estimate(leader), settings, margin)
+                    result = await measure(engine, reader, config, settings, give_up=give_up)
                     figures = result
                 trial = Trial(
                     len(trials) + 1, role, point, config, result, objective.meets(figures), clock() - began, capacity=found
