@@ -104,8 +104,9 @@ def summary_lines(result: TuneResult) -> list[str]:
     best = result.best_estimate
     if result.best_point is None or best is None:
         lowest = min((e.p99_ms for _, e in result.search.estimates), default=0.0)
+        success = f">= {CAPACITY_MIN_SUCCESS * 100:g}%" if result.objective.goal == "capacity" else "100%"
         lines.append(
-            f"No config met the SLO (P99 <= {result.objective.slo_p99_ms:g} ms with 100% success); "
+            f"No config met the SLO (P99 <= {result.objective.slo_p99_ms:g} ms with {success} success); "
             f"the lowest P99 reached was {lowest:.2f} ms."
         )
     else:
