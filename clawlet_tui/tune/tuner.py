@@ -41,7 +41,7 @@ from .capacity import (
 from .measure import Measurement, MeasureSettings, WindowReader, measure
 from .objective import Estimate, Measured, Objective
 from .racing import clearly_losing
-from .search import METHODS, SEARCH, SearchResult
+from .search import METHODS, REMEASURE, SEARCH, SearchResult
 from .space import DEFAULT_PARAMS, Point, SearchSpace
 
 #: open-loop shapes with a steady rate (a trial must see the same load as every other)
@@ -262,10 +262,16 @@ async def tune(
                     figures: Measured = CapacityFigures(found.capacity_rps or 0.0, result.p99_ms, result.success)
                 else:
                     give_up = None
+                    trial_settings = settings
                     leader = search.best_point()
                     if method == "hill" and role == SEARCH and leader is not None:
                         give_up = clearly_losing(objective, search.estimate(leader), settings, margin)
-                    result = await measure(engine, reader, config, settings, give_up=give_up)
+                    if role == REMEASURE:
+                        # a second measurement, pooled with the first: it is there to catch a
+                        # lucky first one, which perf_analyzer's three windows do; past them an
+                        # unstable config stays unstable, and the windows only cost time
+                        trial_settings = dataclasses.replace(settings, max_windows=settings.min_windows)
+                    result = await measure(engine, reader, config, trial_settings, give_up=give_up)
                     figures = result
                 trial = Trial(
                     len(trials) + 1, role, point, config, result, objective.meets(figures), clock() - began, capacity=found
