@@ -3,8 +3,11 @@
 From the start config it tries the neighbours of the incumbent one axis at a time (the
 next value down and up; every other value of an unordered axis).  A neighbour that
 beats the incumbent by more than ``margin`` (relative, the measurement noise) becomes
-the incumbent, and the climb keeps stepping the same way along that axis while it
-keeps winning.  When no neighbour wins, the incumbent is measured again, and it is
+the incumbent, and the climb keeps going the same way along that axis while it keeps
+winning, in strides that double (2, 4, ... values on; the axis's end if nearer).  When
+a stride loses, the value one step on, which it skipped, is tried before the climb
+moves to the next axis: on an axis with one peak the walk ends where single steps
+would, in fewer trials when the peak is far.  When no neighbour wins, the incumbent is measured again, and it is
 declared best only if, pooled over its measurements, it still ranks first among every
 config measured; otherwise the climb goes on from the one that does.
 
@@ -153,14 +156,24 @@ class HillClimb:
                 await self._known(candidate)
                 if not self._wins(candidate, incumbent):
                     continue
-                if axis.ordered:  # keep going the way that won
+                if axis.ordered:  # keep going the way that won, in strides that double
                     direction = 1 if axis.values.index(value) > axis.values.index(values[axis.name]) else -1
-                    while (further := axis.step(dict(candidate)[axis.name], direction)) is not None:
+                    stride = 2
+                    while (further := axis.leap(dict(candidate)[axis.name], direction, stride)) is not None:
+                        here = dict(candidate)[axis.name]
                         nxt = self.space.moved(candidate, axis.name, further)
                         await self._known(nxt)
-                        if not self._wins(nxt, candidate):
-                            break
-                        candidate = nxt
+                        if self._wins(nxt, candidate):
+                            candidate, stride = nxt, stride * 2
+                            continue
+                        # overshot: the value one step on, which the stride skipped, may still win
+                        one = axis.step(here, direction)
+                        if one is not None and one != further:
+                            nxt = self.space.moved(candidate, axis.name, one)
+                            await self._known(nxt)
+                            if self._wins(nxt, candidate):
+                                candidate = nxt
+                        break
                 return candidate
         return None
 
