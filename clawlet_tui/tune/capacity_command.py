@@ -84,7 +84,7 @@ def _plan(args: argparse.Namespace) -> tuple[Preset, CapacityTarget, MeasureSett
 def run(args: argparse.Namespace, *, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """Carry out ``capacity`` with parsed ``args``; the exit code (see the module docstring)."""
     from .capacity import describe_probe_load, find_capacity
-    from .capacity_report import save_capacity_report, summary_lines, table_header, table_row
+    from .capacity_report import describe_config, save_capacity_report, summary_lines, table_header, table_row
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -93,9 +93,7 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None, err: IO[str] | 
     except ClawletError as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=err)
         return EXIT_BAD_INPUT if isinstance(exc, ConfigError) else exc.exit_code
-    config = preset.config
-    print(f"Capacity of {preset.name}: batch_size={config.batch_size} batch_timeout_s={config.batch_timeout_s:g} "
-          f"batch_policy={config.batch_policy} max_concurrent={config.max_concurrent}", file=out)
+    print(f"Capacity of {preset.name}: {describe_config(preset.config)}", file=out)
     print(f"Load: {describe_probe_load(preset.load)}", file=out)
     print(
         f"Target: {target.describe()}; from {start:g} req/s, doubling, then bisecting to within {args.resolution:.0%}; "

@@ -103,6 +103,19 @@ def summary_lines(result: CapacityResult) -> list[str]:
     return lines
 
 
+#: the engine fields the report names (those ``tune`` moves)
+CONFIG_FIELDS = ("batch_size", "batch_timeout_s", "batch_policy", "max_concurrent", "l1_cache_size")
+
+
+def config_dict(result: CapacityResult) -> dict[str, Any]:
+    return {name: getattr(result.config, name) for name in CONFIG_FIELDS}
+
+
+def describe_config(config: Any) -> str:
+    return " ".join(f"{name}={getattr(config, name):g}" if isinstance(getattr(config, name), float)
+                    else f"{name}={getattr(config, name)}" for name in CONFIG_FIELDS)
+
+
 def step_dict(step: RateStep) -> dict[str, Any]:
     m = step.measured
     d: dict[str, Any] = {
@@ -138,6 +151,7 @@ def result_dict(result: CapacityResult) -> dict[str, Any]:
         "preset": result.preset.name,
         "load": result.load_description,
         "model": result.model_description,
+        "config": config_dict(result),
         "target": {"slo_p99_ms": result.target.slo_p99_ms, "min_success": result.target.min_success, "text": result.target.describe()},
         "resolution": result.resolution,
         "measurement": {
@@ -187,6 +201,7 @@ def render_markdown(result: CapacityResult) -> str:
     lines = [
         f"# Capacity report: {r.preset.name}",
         "",
+        f"- Config: {describe_config(r.config)}",
         f"- Target: {r.target.describe()}; resolution {r.resolution:.0%}",
         f"- Load: {r.load_description}",
         f"- Model: {r.model_description}",
