@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -257,6 +258,7 @@ async def main_async(args: argparse.Namespace) -> int:
         space = SearchSpace(preset.config, params)
         print(f"preset {preset.name}: {preset.load.describe()}; {preset.build_model().describe()}")
         print(f"objective: {objective.describe()}; space {space.size} configs ({', '.join(params)})")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start (other work shares them)")
 
         def show(trial: Any) -> None:
             m = trial.measurement
@@ -321,6 +323,7 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             print(f"  where the live climb's time went: {time_breakdown(live)}")
             print(f"  where the grid's time went:       {time_breakdown_dict(report)}")
+        print(f"machine: load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
 
