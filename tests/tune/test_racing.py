@@ -52,7 +52,15 @@ def test_latency_goal_races_on_p99() -> None:
     assert not give_up([window(1000, p) for p in (20.0, 21.0, 19.0)])
 
 
-def test_no_racing_against_an_infeasible_incumbent_or_for_capacity() -> None:
+def test_against_an_incumbent_that_misses_the_slo_only_a_clearly_further_miss_is_cut() -> None:
     infeasible = Estimate(throughput_rps=1000.0, p99_ms=90.0, success=1.0, feasible=False, count=1)
-    assert rule(incumbent=infeasible) is None
+    give_up = rule(incumbent=infeasible)
+    assert give_up is not None
+    assert not give_up([window(900, 200.0), window(900, 200.0)])  # not before the stability windows
+    assert give_up([window(900, p) for p in (120.0, 125.0, 118.0)])  # misses by more, even granted 10%
+    assert not give_up([window(900, p) for p in (92.0, 93.0, 91.0)])  # about as far: measure it in full
+    assert not give_up([window(900, p) for p in (40.0, 41.0, 39.0)])  # meets the SLO so far: it would win
+
+
+def test_no_racing_for_capacity() -> None:
     assert rule("capacity") is None
