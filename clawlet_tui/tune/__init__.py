@@ -6,7 +6,8 @@
 * :mod:`.search` - the noise-aware hill climb (Model Analyzer's quick mode, re-measuring the best);
 * :mod:`.racing` - ends a climb's trial early once it clearly cannot beat the incumbent;
 * :mod:`.capacity` - the highest open-loop rate a config sustains under the SLO
-  (``clawlet-tui capacity``, :mod:`.capacity_command`, :mod:`.capacity_report`; ``tune --objective capacity``);
+  (the rule and the search; :mod:`.capacity_live` runs it on one live engine; ``clawlet-tui capacity`` is
+  :mod:`.capacity_command` and :mod:`.capacity_report`; ``tune --objective capacity``);
 * :mod:`.pareto` - the throughput / P99 front;
 * :mod:`.tuner` - the session: engine started once, load throughout, every request accounted;
 * :mod:`.output`, :mod:`.report`, :mod:`.presetfile` - the live table, ``--report``, ``--out``;

@@ -15,15 +15,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from ..engine.errors import ClawletError, ConfigError
-from .capacity import (
-    DEFAULT_MAX_RPS,
-    DEFAULT_RESOLUTION,
-    CapacityResult,
-    CapacityTarget,
-    RateStep,
-    check_rates,
-    default_start_rps,
-)
+from .capacity import DEFAULT_MAX_RPS, DEFAULT_RESOLUTION, CapacityTarget, RateStep, check_rates
+from .capacity_live import CapacityResult, default_start_rps
 from .command import EXIT_BAD_INPUT, EXIT_INTERRUPTED, _one_line, run_with_signals
 from .measure import MeasureSettings
 
@@ -83,7 +76,7 @@ def _plan(args: argparse.Namespace) -> tuple[Preset, CapacityTarget, MeasureSett
 
 def run(args: argparse.Namespace, *, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """Carry out ``capacity`` with parsed ``args``; the exit code (see the module docstring)."""
-    from .capacity import describe_probe_load, find_capacity
+    from .capacity_live import describe_probe_load, find_capacity
     from .capacity_report import describe_config, save_capacity_report, summary_lines, table_header, table_row
 
     out = out or sys.stdout

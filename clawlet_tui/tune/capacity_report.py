@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..report import format_for_path
-from .capacity import CapacityResult, RateMeasurement, RateStep
+from .capacity import RateStep
+from .capacity_live import CapacityResult, RateMeasurement
 
 FORMAT_NAME = "clawlet-tui-capacity"
 FORMAT_VERSION = 1

@@ -28,16 +28,8 @@ from typing import Any
 
 from ..engine.config import OptimizationConfig
 from ..engine.errors import ConfigError
-from .capacity import (
-    DEFAULT_START_RPS,
-    CapacityTarget,
-    LiveRates,
-    RateMeasurement,
-    RateSearch,
-    RateSearchResult,
-    default_start_rps,
-    open_loop_profile,
-)
+from .capacity import DEFAULT_START_RPS, CapacityTarget, RateSearch, RateSearchResult
+from .capacity_live import LiveRates, RateMeasurement, default_start_rps, open_loop_profile
 from .measure import Measurement, MeasureSettings, WindowReader, measure
 from .objective import Estimate, Measured, Objective
 from .racing import clearly_losing

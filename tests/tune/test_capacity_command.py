@@ -10,7 +10,8 @@ import pytest
 
 from clawlet_tui.cli import main as cli_main
 from clawlet_tui.load import load_preset
-from clawlet_tui.tune.capacity import CapacityTarget, find_capacity
+from clawlet_tui.tune.capacity import CapacityTarget
+from clawlet_tui.tune.capacity_live import find_capacity
 from clawlet_tui.tune.capacity_report import render_csv, render_markdown
 from clawlet_tui.tune.measure import MeasureSettings
 
