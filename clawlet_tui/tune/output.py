@@ -67,7 +67,7 @@ def improvement(result: TuneResult) -> str:
         return KEPT_START
     best = result.best_estimate
     start = result.start_estimate
-    if best is None:
+    if best is None or start is None:
         return "no config met the SLO"
     figure = "capacity" if result.objective.goal == "capacity" else "throughput"
     thr = f"{figure} {start.throughput_rps:.0f} -> {best.throughput_rps:.0f} req/s"

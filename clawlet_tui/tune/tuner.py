@@ -114,11 +114,14 @@ class TuneResult:
         return dict(self.search.estimates)[point]
 
     @property
-    def start_estimate(self) -> Estimate:
+    def start_estimate(self) -> Estimate | None:
         """The start config's figures for the improvement: its measurement after the search
-        when there is one (the first was taken on a cold cache), else its pooled estimate."""
+        when there is one (the first was taken on a cold cache), else its pooled estimate;
+        None when a signal stopped the session before the start config was measured."""
         if self.start_again is not None:
             return self.objective.estimate([self.start_again])
+        if self.start_point not in dict(self.search.estimates):
+            return None
         return self.estimate(self.start_point)
 
     @property
