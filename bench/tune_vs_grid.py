@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -199,6 +200,39 @@ def tpe_curve(space: SearchSpace, replay: Replay, objective: Objective, seed: in
     return curve
 
 
+def time_breakdown(result: Any) -> str:
+    """Seconds in warm-ups and in windows, by trial role, and how many trials racing cut short."""
+    return _breakdown(
+        [(t.role, t.measurement.warmup.duration_s, sum(w.duration_s for w in t.measurement.windows), len(t.measurement.windows), t.measurement.cut)
+         for t in result.trials],
+        result.wall_s,
+    )
+
+
+def time_breakdown_dict(report: dict[str, Any]) -> str:
+    """The same from a saved grid report (its warm-ups are what the windows do not cover)."""
+    rows = []
+    for i, t in enumerate(report["trials"]):
+        windows_s = sum(w["duration_s"] for w in t["window_figures"])
+        ended = t["ended_at_s"] - (report["trials"][i - 1]["ended_at_s"] if i else 0.0)
+        rows.append((t["role"], max(ended - windows_s, 0.0), windows_s, t["windows"], t.get("cut", False)))
+    return _breakdown(rows, report["wall_s"])
+
+
+def _breakdown(rows: list[tuple[str, float, float, int, bool]], wall_s: float) -> str:
+    warm = sum(r[1] for r in rows)
+    windows = sum(r[2] for r in rows)
+    by_role: dict[str, float] = {}
+    for role, w, m, _, _ in rows:
+        by_role[role] = by_role.get(role, 0.0) + w + m
+    roles = ", ".join(f"{role} {secs:.0f} s" for role, secs in by_role.items())
+    cut = sum(1 for r in rows if r[4])
+    return (
+        f"{wall_s:.0f} s = warm-ups {warm:.0f} s + windows {windows:.0f} s ({sum(r[3] for r in rows)} windows) "
+        f"+ start/stop {max(wall_s - warm - windows, 0):.0f} s; by role: {roles}; {cut} trial(s) cut short by racing"
+    )
+
+
 def summarize(name: str, counts: list[int | None], cap: int) -> str:
     reached = [c for c in counts if c is not None]
     if not reached:
@@ -224,6 +258,7 @@ async def main_async(args: argparse.Namespace) -> int:
         space = SearchSpace(preset.config, params)
         print(f"preset {preset.name}: {preset.load.describe()}; {preset.build_model().describe()}")
         print(f"objective: {objective.describe()}; space {space.size} configs ({', '.join(params)})")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start (other work shares them)")
 
         def show(trial: Any) -> None:
             m = trial.measurement
@@ -286,6 +321,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"hill climb, live: {len(live.trials)} trials in {live.wall_s:.0f} s ({live.wall_s / grid_wall_s:.0%} of the grid's wall time); "
                 f"picked {describe_point(pick) if pick else 'nothing'}: {replay.score(pick):.1%} of the grid's best by the grid's measurement"
             )
+            print(f"  where the live climb's time went: {time_breakdown(live)}")
+            print(f"  where the grid's time went:       {time_breakdown_dict(report)}")
+        print(f"machine: load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
 

@@ -46,6 +46,7 @@ from .engine.config import (
 )
 from .engine.errors import ClawletError, ConfigError
 from .engine.snapshot import MetricsSnapshot
+from .tune import capacity_command
 from .tune import command as tune_command
 from .web import command as web_command
 
@@ -179,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web_command.add_arguments(web, port_type=_port)
     web.set_defaults(func=web_command.run)
+
+    capacity = commands.add_parser(
+        "capacity", help="the highest open-loop rate the config sustains under a P99 SLO",
+        description="Raise a preset's open-loop rate on one live engine (doubling, then bisecting) to the "
+        "highest rate with P99 <= SLO and success >= 99.9%. See docs/tuning.md.",
+    )
+    capacity_command.add_arguments(capacity)
+    capacity.set_defaults(func=capacity_command.run)
     return parser
 
 

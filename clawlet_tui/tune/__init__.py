@@ -4,6 +4,10 @@
 * :mod:`.measure` - one trial: reconfigure, warm up, windows until stable (perf_analyzer's rule);
 * :mod:`.objective` - closed loop: max throughput with P99 <= SLO; open loop: min P99;
 * :mod:`.search` - the noise-aware hill climb (Model Analyzer's quick mode, re-measuring the best);
+* :mod:`.racing` - ends a climb's trial early once it clearly cannot beat the incumbent;
+* :mod:`.capacity` - the highest open-loop rate a config sustains under the SLO
+  (the rule and the search; :mod:`.capacity_live` runs it on one live engine; ``clawlet-tui capacity`` is
+  :mod:`.capacity_command` and :mod:`.capacity_report`; ``tune --objective capacity``);
 * :mod:`.pareto` - the throughput / P99 front;
 * :mod:`.tuner` - the session: engine started once, load throughout, every request accounted;
 * :mod:`.output`, :mod:`.report`, :mod:`.presetfile` - the live table, ``--report``, ``--out``;

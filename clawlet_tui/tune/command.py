@@ -8,22 +8,24 @@ Exit codes: 0 a config met the objective (and ``--out`` / ``--report`` were writ
 2 bad input, one line naming what and why (unknown param, SLO <= 0, a budget too short
 for two trials, a preset that cannot be tuned); 1 no trial met the SLO (the table, the
 front and the report are still written, ``--out`` is not: a config that broke the SLO
-is never offered as a preset); 1 a file could not be written; 130 interrupted.
+is never offered as a preset); 1 a file could not be written; 130 / 143 stopped by
+Ctrl+C / SIGTERM: the load stops, the engine drains, the best so far is printed (and
+written to ``--out`` / ``--report`` when given).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ..engine.errors import ClawletError, ConfigError
 from .measure import MeasureSettings
 from .objective import Objective
 from .space import DEFAULT_PARAMS, SearchSpace, parse_params
-from .tuner import DEFAULT_BUDGET_S, Trial, check_budget, check_load
+from .tuner import DEFAULT_BUDGET_S, DEFAULT_CAPACITY_BUDGET_S, Trial, check_budget, check_load
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..load import Preset
@@ -35,6 +37,7 @@ EXIT_WRITE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_CONFIG_MET_SLO = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="latency objective: P99 at or below MS milliseconds (default: the preset's slo_p99_ms)",
     )
     parser.add_argument(
-        "--budget", type=float, default=DEFAULT_BUDGET_S, metavar="S",
-        help=f"wall-time budget in seconds; no trial starts that could end past it (default: {DEFAULT_BUDGET_S:g})",
+        "--budget", type=float, default=None, metavar="S",
+        help=f"wall-time budget in seconds; no trial starts that could end past it (default: {DEFAULT_BUDGET_S:g}; "
+        f"{DEFAULT_CAPACITY_BUDGET_S:g} with --objective capacity, whose trials are rate searches)",
+    )
+    parser.add_argument(
+        "--objective", choices=("auto", "capacity"), default="auto",
+        help="auto: closed loop, the highest throughput under the SLO; open loop, the lowest P99 (default). "
+        "capacity: the highest open-loop rate sustained under the SLO (see 'clawlet-tui capacity')",
     )
     parser.add_argument(
         "--params", default=",".join(DEFAULT_PARAMS), metavar="LIST",
@@ -93,27 +102,57 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None, err: IO[str] | 
     print(file=out)
     from .output import table_header, table_row
 
-    print(table_header(), file=out, flush=True)
+    print(table_header(objective.goal), file=out, flush=True)
 
     def on_trial(trial: Trial) -> None:
         print(table_row(trial), file=out, flush=True)
 
     from .tuner import tune
 
-    try:
-        result = asyncio.run(
-            tune(
-                preset, objective, params=params, budget_s=args.budget, settings=settings,
-                margin=args.margin, max_trials=args.max_trials, on_trial=on_trial, method=args.search,
-            )
+    outcome = run_with_signals(
+        lambda: tune(
+            preset, objective, params=params, budget_s=args.budget, settings=settings,
+            margin=args.margin, max_trials=args.max_trials, on_trial=on_trial, method=args.search,
+        ),
+        PROG, err,
+    )
+    if isinstance(outcome, int):
+        return outcome
+    result, signal_code = outcome
+    code = _finish(args, result, out, err)
+    if signal_code is not None:
+        print(
+            f"{PROG}: interrupted by {'SIGTERM' if signal_code == EXIT_TERMINATED else 'SIGINT'}: the load stopped and "
+            "the engine drained; the best so far is above (and in --out / --report when given)",
+            file=err,
         )
+        return signal_code
+    return code
+
+
+def run_with_signals(make: Callable[[], Awaitable[Any]], prog: str, err: IO[str]) -> tuple[Any, int | None] | int:
+    """``asyncio.run(make())`` with SIGTERM treated as Ctrl+C is (the main CLI's :class:`SignalWatch`).
+
+    ``make()`` returns a result with an ``interrupted`` flag after a signal, having
+    stopped the load and drained the engine itself.  Returns ``(result, None)``, or
+    ``(result, 130 / 143)`` when a signal interrupted it; or an exit code alone when it
+    ended with nothing to show (a signal while starting, an expected error).
+    """
+    from ..cli import SignalWatch, _Stopped  # imported here: the CLI imports this module
+
+    signals = SignalWatch()
+    try:
+        result = signals.run(make)
     except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted (the engine was drained and stopped)", file=err)
+        print(f"\n{prog}: interrupted before anything was measured", file=err)
         return EXIT_INTERRUPTED
-    except ClawletError as exc:
-        print(f"{PROG}: error: {_one_line(exc)}", file=err)
+    except _Stopped as exc:
+        print(f"\n{prog}: {exc}", file=err)
         return exc.exit_code
-    return _finish(args, result, out, err)
+    except ClawletError as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=err)
+        return exc.exit_code
+    return result, (signals.exit_code if getattr(result, "interrupted", False) else None)
 
 
 def _plan(args: argparse.Namespace) -> tuple[Preset, Objective, tuple[str, ...], MeasureSettings]:
@@ -129,7 +168,10 @@ def _plan(args: argparse.Namespace) -> tuple[Preset, Objective, tuple[str, ...],
     if not 0 <= args.margin < 1:
         raise ConfigError(f"--margin must be a fraction in [0, 1), got {args.margin:g}", field="margin")
     settings = MeasureSettings(warmup_s=args.warmup, window_s=args.window, max_windows=args.max_windows)
-    check_budget(args.budget, settings)
+    goal = "capacity" if args.objective == "capacity" else "throughput"
+    if args.budget is None:
+        args.budget = DEFAULT_CAPACITY_BUDGET_S if goal == "capacity" else DEFAULT_BUDGET_S
+    check_budget(args.budget, settings, goal)
     if args.out is not None and args.out.suffix != ".toml":
         raise ConfigError(f"--out must name a .toml file, got {str(args.out)!r}", field="out")
     if args.report is not None:
@@ -138,8 +180,8 @@ def _plan(args: argparse.Namespace) -> tuple[Preset, Objective, tuple[str, ...],
     slo = args.slo_p99 if args.slo_p99 is not None else preset.slo_p99_ms
     if slo is None:
         raise ConfigError(f"--slo-p99 is required: preset {preset.name!r} has no slo_p99_ms", field="slo_p99")
-    check_load(preset)
-    objective = Objective.for_load(slo, preset.load.mode)
+    check_load(preset, goal)
+    objective = Objective(slo, "capacity") if goal == "capacity" else Objective.for_load(slo, preset.load.mode)
     return preset, objective, params, settings
 
 

@@ -126,6 +126,8 @@ class Measurement:
     p99_ms: float
     #: succeeded / finished over every measured window (warm-up excluded); 0.0 if none finished
     success: float
+    #: ended before stability or the cap because the outcome was already clear (``give_up``)
+    cut: bool = False
 
     @property
     def periods(self) -> tuple[Window, ...]:
@@ -140,7 +142,9 @@ class Measurement:
         return sum(w.errors for w in self.windows)
 
     @classmethod
-    def from_windows(cls, warmup: Window, windows: Sequence[Window], stable: bool, count: int = STABLE_WINDOWS) -> Measurement:
+    def from_windows(
+        cls, warmup: Window, windows: Sequence[Window], stable: bool, count: int = STABLE_WINDOWS, *, cut: bool = False
+    ) -> Measurement:
         last = list(windows[-count:]) if stable else list(windows)
         merged = LogHistogram()
         for window in last:
@@ -161,6 +165,7 @@ class Measurement:
             p50_ms=p50,
             p99_ms=p99,
             success=sum(w.succeeded for w in windows) / finished if finished else 0.0,
+            cut=cut,
         )
 
 
@@ -223,18 +228,35 @@ async def measure(
     settings: MeasureSettings,
     *,
     sleep: Sleep = asyncio.sleep,
+    give_up: Callable[[Sequence[Window]], bool] | None = None,
 ) -> Measurement:
     """Switch ``engine`` to ``config`` live, warm up, then measure windows until stable or the cap."""
     engine.reconfigure(config)
+    return await measure_steady(reader, settings, sleep=sleep, give_up=give_up)
+
+
+async def measure_steady(
+    reader: WindowReader,
+    settings: MeasureSettings,
+    *,
+    sleep: Sleep = asyncio.sleep,
+    give_up: Callable[[Sequence[Window]], bool] | None = None,
+) -> Measurement:
+    """Warm up, then measure windows until stable, the cap, or ``give_up(windows)`` says the
+    outcome is already known (capacity stops a clearly overloaded rate early: its backlog
+    only grows).  Whatever changed before the call (a config, a rate) is what is measured."""
     # the warm-up period runs from the end of the previous trial's last window
     await sleep(settings.warmup_s)
     warmup = reader.take()
     windows: list[Window] = []
-    stable = False
+    stable = cut = False
     while len(windows) < settings.max_windows:
         await sleep(settings.window_s)
         windows.append(reader.take())
         if len(windows) >= settings.min_windows and is_stable(windows, settings.tolerance):
             stable = True
             break
-    return Measurement.from_windows(warmup, windows, stable)
+        if give_up is not None and len(windows) < settings.max_windows and give_up(windows):
+            cut = True
+            break
+    return Measurement.from_windows(warmup, windows, stable, cut=cut)

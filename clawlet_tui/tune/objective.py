@@ -4,6 +4,8 @@
   request successful (Model Analyzer's "max throughput within a latency budget").
 * Open-loop load (a fixed offered rate): the lowest P99 at that rate, every request
   successful; a config that also keeps P99 <= SLO meets the objective.
+* ``--objective capacity``: the highest open-loop rate the config sustains with P99 <= SLO
+  and success >= 99.9% (:mod:`.capacity`); a trial's "throughput" is that rate.
 
 A config is *feasible* when every one of its measurements succeeded fully and kept
 P99 <= SLO; only a feasible config can be chosen, so tuning never recommends a config
@@ -19,7 +21,9 @@ from typing import Protocol
 
 from ..engine.errors import ConfigError
 
-GOALS = ("throughput", "latency")
+GOALS = ("throughput", "latency", "capacity")
+#: the success a capacity measurement needs (``capacity``'s rule); the other goals need 100%
+CAPACITY_MIN_SUCCESS = 0.999
 
 
 class Measured(Protocol):
@@ -50,7 +54,8 @@ class Estimate:
 @dataclass(frozen=True)
 class Objective:
     slo_p99_ms: float
-    #: "throughput" (closed loop: maximize it) or "latency" (open loop: minimize P99)
+    #: "throughput" (closed loop: maximize it), "latency" (open loop: minimize P99) or
+    #: "capacity" (maximize the sustained open-loop rate)
     goal: str = "throughput"
 
     def __post_init__(self) -> None:
@@ -66,11 +71,17 @@ class Objective:
     def describe(self) -> str:
         if self.goal == "throughput":
             return f"highest throughput with P99 <= {self.slo_p99_ms:g} ms and 100% success (closed loop)"
+        if self.goal == "capacity":
+            return (
+                f"highest capacity: the open-loop rate sustained with P99 <= {self.slo_p99_ms:g} ms "
+                f"and success >= {CAPACITY_MIN_SUCCESS * 100:g}%"
+            )
         return f"lowest P99 at the offered rate with 100% success, P99 <= {self.slo_p99_ms:g} ms to meet the SLO (open loop)"
 
     def meets(self, m: Measured) -> bool:
         """One measurement met the SLO: full success, something succeeded, P99 within the SLO."""
-        return m.success >= 1.0 and m.throughput_rps > 0 and m.p99_ms <= self.slo_p99_ms
+        least = CAPACITY_MIN_SUCCESS if self.goal == "capacity" else 1.0
+        return m.success >= least and m.throughput_rps > 0 and m.p99_ms <= self.slo_p99_ms
 
     def estimate(self, measurements: Sequence[Measured]) -> Estimate:
         n = len(measurements)
@@ -86,7 +97,7 @@ class Objective:
 
     def value(self, e: Estimate) -> float:
         """Higher is better, among feasible estimates: throughput, or minus P99."""
-        return e.throughput_rps if self.goal == "throughput" else -e.p99_ms
+        return -e.p99_ms if self.goal == "latency" else e.throughput_rps
 
     def shortfall(self, e: Estimate) -> float:
         """How far an estimate misses (0 for a feasible one): failures first, then P99 over the SLO."""
@@ -103,7 +114,7 @@ class Objective:
         if a.feasible != b.feasible:
             return a.feasible
         if a.feasible:
-            if self.goal == "throughput":
+            if self.goal != "latency":
                 return a.throughput_rps > b.throughput_rps * (1.0 + margin)
             return a.p99_ms < b.p99_ms * (1.0 - margin)
         return self.shortfall(a) < self.shortfall(b) * (1.0 - margin)

@@ -56,6 +56,7 @@ def trial_dict(trial: Trial) -> dict[str, Any]:
         "success": m.success,
         "meets_slo": trial.meets_slo,
         "stable": m.stable,
+        "cut": m.cut,
         "windows": len(m.windows),
         "errors": m.errors,
         "ended_at_s": round(trial.ended_at_s, 3),
@@ -88,6 +89,7 @@ def result_dict(result: TuneResult) -> dict[str, Any]:
         "params": list(result.params),
         "budget_s": result.budget_s,
         "wall_s": round(result.wall_s, 3),
+        "interrupted": result.interrupted,
         "measurement": {
             "warmup_s": result.settings.warmup_s,
             "window_s": result.settings.window_s,
@@ -190,7 +192,7 @@ def render_markdown(result: TuneResult) -> str:
         m = t.measurement
         lines.append(
             f"| {t.number} | {t.role} | {describe_point(t.point)} | {m.throughput_rps:.1f} | {m.p50_ms:.2f} | {m.p99_ms:.2f} | "
-            f"{m.success * 100:.1f}% | {'yes' if t.meets_slo else 'no'} | {len(m.windows)} {'stable' if m.stable else 'unstable'} |"
+            f"{m.success * 100:.1f}% | {'yes' if t.meets_slo else 'no'} | {len(m.windows)} {'stable' if m.stable else 'cut' if m.cut else 'unstable'} |"
         )
     lines += ["", "## Pareto front (throughput vs P99)", "", "| throughput (req/s) | P99 (ms) | config |", "| ---: | ---: | --- |"]
     for fp in front(r):

@@ -3,8 +3,11 @@
 From the start config it tries the neighbours of the incumbent one axis at a time (the
 next value down and up; every other value of an unordered axis).  A neighbour that
 beats the incumbent by more than ``margin`` (relative, the measurement noise) becomes
-the incumbent, and the climb keeps stepping the same way along that axis while it
-keeps winning.  When no neighbour wins, the incumbent is measured again, and it is
+the incumbent, and the climb keeps going the same way along that axis while it keeps
+winning, in strides that double (2, 4, ... values on; the axis's end if nearer).  When
+a stride loses, the value one step on, which it skipped, is tried before the climb
+moves to the next axis: on an axis with one peak the walk ends where single steps
+would, in fewer trials when the peak is far.  When no neighbour wins, the incumbent is measured again, and it is
 declared best only if, pooled over its measurements, it still ranks first among every
 config measured; otherwise the climb goes on from the one that does.
 
@@ -26,6 +29,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -51,7 +55,7 @@ class SearchResult:
     #: every measured point with its pooled estimate, in first-measured order
     estimates: tuple[tuple[Point, Estimate], ...]
     trials: int
-    #: why the search ended: "converged" or "budget"
+    #: why the search ended: "converged", "budget" or "interrupted"
     ended: str
 
 
@@ -129,6 +133,10 @@ class HillClimb:
             if leader is not None and len(self.results[leader]) < 2 and can_confirm():
                 self._can_start = lambda: True
                 await self._measure(leader, REMEASURE)
+        return self.result(ended)
+
+    def result(self, ended: str) -> SearchResult:
+        """The search as it stands: also what an interrupted search has found so far."""
         best = self.best_point(feasible_only=True)
         confirmed = best is not None and len(self.results[best]) >= 2 and best == self.best_point()
         return SearchResult(
@@ -148,14 +156,24 @@ class HillClimb:
                 await self._known(candidate)
                 if not self._wins(candidate, incumbent):
                     continue
-                if axis.ordered:  # keep going the way that won
+                if axis.ordered:  # keep going the way that won, in strides that double
                     direction = 1 if axis.values.index(value) > axis.values.index(values[axis.name]) else -1
-                    while (further := axis.step(dict(candidate)[axis.name], direction)) is not None:
+                    stride = 2
+                    while (further := axis.leap(dict(candidate)[axis.name], direction, stride)) is not None:
+                        here = dict(candidate)[axis.name]
                         nxt = self.space.moved(candidate, axis.name, further)
                         await self._known(nxt)
-                        if not self._wins(nxt, candidate):
-                            break
-                        candidate = nxt
+                        if self._wins(nxt, candidate):
+                            candidate, stride = nxt, stride * 2
+                            continue
+                        # overshot: the value one step on, which the stride skipped, may still win
+                        one = axis.step(here, direction)
+                        if one is not None and one != further:
+                            nxt = self.space.moved(candidate, axis.name, one)
+                            await self._known(nxt)
+                            if self._wins(nxt, candidate):
+                                candidate = nxt
+                        break
                 return candidate
         return None
 
@@ -182,13 +200,7 @@ class GridSearch(HillClimb):
                 await self._known(point)
         except BudgetSpent:
             ended = "budget"
-        return SearchResult(
-            best=self.best_point(feasible_only=True),
-            confirmed=False,
-            estimates=tuple((p, self.estimate(p)) for p in self.results),
-            trials=self.trials,
-            ended=ended,
-        )
+        return dataclasses.replace(self.result(ended), confirmed=False)
 
 
 #: search methods by name (``tune --search``)

@@ -67,6 +67,13 @@ class Axis:
         index = self.values.index(value) + direction
         return self.values[index] if 0 <= index < len(self.values) else None
 
+    def leap(self, value: Any, direction: int, stride: int) -> Any | None:
+        """The value ``stride`` steps from ``value`` that way, or the axis's end if that is nearer;
+        None when ``value`` is the end already."""
+        index = self.values.index(value)
+        target = min(max(index + direction * stride, 0), len(self.values) - 1)
+        return None if target == index else self.values[target]
+
 
 def default_axes(cores: int | None = None) -> dict[str, Axis]:
     """The axes of every tunable field; ``max_concurrent`` goes to 2 x ``cores``."""

@@ -171,3 +171,64 @@ def test_dashboard_quits_on_sigterm_and_restores_the_terminal(tmp_path, child_en
     assert b"in flight at quit" in ansi.sub(b"", tail)  # the quit summary, printed after the app ended
     assert b"Traceback" not in output
     assert _l2_dirs(child_env) == []
+
+
+CHEAP_OPEN_PRESET = """\
+name = "cheap"
+description = "test preset: open loop on a cheap latency model"
+slo_p99_ms = 500
+[engine]
+batch_size = 4
+max_concurrent = 2
+[load]
+rate_rps = 100
+duration_s = 3600
+[model]
+kind = "latency"
+fixed_ms = 1.0
+per_item_ms = 0.1
+"""
+
+#: each trial / rate: 0.1 s warm-up, then 0.2 s windows
+QUICK = ["--warmup", "0.1", "--window", "0.2", "--max-windows", "3"]
+
+
+@pytest.mark.parametrize(("sig", "code", "name"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
+def test_capacity_stops_cleanly_on_a_signal_with_what_it_found(tmp_path, spawn, child_env, sig, code, name):
+    preset = tmp_path / "cheap.toml"
+    preset.write_text(CHEAP_OPEN_PRESET, encoding="utf-8")
+    report = tmp_path / "capacity.json"
+    child = spawn([*CLI, "capacity", str(preset), "--budget", "600", "--report", str(report), *QUICK],
+                  env=child_env, default_sigint=True)
+    # the first rate measured (100 req/s on a 1 ms model passes): the search is under way
+    child.wait_for("stdout", lambda line: line.strip().startswith("1 start"))
+    child.proc.send_signal(sig)
+    returncode, out, err = child.finish()
+    assert returncode == code, err
+    assert "Traceback" not in err
+    assert f"interrupted by {name}" in err
+    assert "Capacity: at least" in out or "Capacity:" in out
+    data = json.loads(report.read_text())
+    assert data["interrupted"] and data["ended"] == "interrupted"
+    assert data["steps"][0]["passed"] and data["capacity_rps"] is not None
+    assert data["accounting"]["ok"]  # every request sent ended in one outcome: nothing lost
+    assert _l2_dirs(child_env) == []
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_tune_stops_cleanly_on_a_signal_with_the_best_so_far(tmp_path, spawn, child_env, sig, code):
+    preset = tmp_path / "cheap.toml"
+    preset.write_text(CHEAP_OPEN_PRESET, encoding="utf-8")
+    out_file, report = tmp_path / "tuned.toml", tmp_path / "tune.json"
+    child = spawn([*CLI, "tune", str(preset), "--budget", "600", "--params", "batch_size,max_concurrent",
+                   "--out", str(out_file), "--report", str(report), *QUICK], env=child_env, default_sigint=True)
+    child.wait_for("stdout", lambda line: line.strip().startswith("1 start"))
+    child.proc.send_signal(sig)
+    returncode, out, err = child.finish()
+    assert returncode == code, err
+    assert "Traceback" not in err
+    assert "Interrupted: the figures above are the best found before the signal" in out
+    data = json.loads(report.read_text())
+    assert data["search"]["ended"] == "interrupted" and data["accounting"]["ok"]
+    assert data["chosen"] is not None and out_file.exists()  # the start config met a 500 ms SLO: best so far
+    assert _l2_dirs(child_env) == []

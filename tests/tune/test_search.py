@@ -151,3 +151,15 @@ async def test_the_grid_takes_the_tuners_three_arguments_and_confirms_nothing() 
     result = await GridSearch(s, Objective(SLO)).run(evaluate, lambda: True, lambda: True)
     assert len(evaluate.calls) == s.size and not result.confirmed
     assert result.best == brute_force_best(s, Objective(SLO))
+
+
+async def test_a_long_walk_strides_and_back_fills_what_a_stride_skipped() -> None:
+    """From batch 1, throughput peaks at 16 (workers fixed): 2 wins, then strides 2 -> 8 (4 skipped),
+    8 -> 64 (the end, 16 and 32 skipped) loses, so 16, the value one step on, is tried and wins."""
+    s = SearchSpace(OptimizationConfig(batch_size=1, max_concurrent=3), ("batch_size", "max_concurrent"), axes=AXES)
+    evaluate = Recorder()
+    result = await HillClimb(s, Objective(1000.0), margin=0.03).run(evaluate)
+    walked = [dict(point)["batch_size"] for point, _ in evaluate.calls]
+    assert walked[:5] == [1, 2, 8, 64, 16]
+    assert dict(result.best or ()) == {"batch_size": 16, "max_concurrent": 3}
+    assert 4 not in walked  # the stride skipped it, and the climb never needed it
