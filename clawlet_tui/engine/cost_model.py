@@ -9,6 +9,12 @@ The policy asks a third of :class:`WaitOutcomes`: do the waits it predicts pay?
   answers only once it has seen at least two different batch sizes (one size cannot
   separate the fixed cost from the per-item cost).  ``a`` and ``b`` are clamped at 0: a
   negative fixed or per-item cost is noise, and predictions must never come out negative.
+* It also keeps the mean measured time of each batch size (:meth:`BatchCostModel.size_cost`),
+  because a real model is not a straight line at small sizes: numpy's MLP computes a
+  batch of 2 *slower per item* than a batch of 1 (a matrix-vector product turns into a
+  small matrix product), so two queued requests finish sooner one after the other than
+  together.  :meth:`BatchCostModel.preferred_size` says which size to send instead; it is
+  what Triton's ``preferred_batch_size`` asks the user to know, measured here.
 * :class:`ArrivalRate` is the rate over the last 64 arrivals, read up to a given
   instant, so it follows a change in load within a few dozen requests and is not thrown
   off by the burst of requests the batcher is deciding about.
@@ -37,10 +43,25 @@ class BatchCost:
         return self.a_s + self.b_s * n
 
 
-class BatchCostModel:
-    """Least-squares fit of batch compute time against batch size over a sliding window."""
+#: weight of a new batch in a size's running mean time (about the last 10 batches count)
+SIZE_COST_ALPHA = 0.2
+#: batches of a size measured before :meth:`BatchCostModel.preferred_size` trusts its mean
+SIZE_COST_MIN_SAMPLES = 3
+#: a smaller size must compute at least this much faster per item to be preferred
+SIZE_COST_MARGIN = 0.10
+#: after this many times a smaller size is preferred to ``n``, a batch of ``n`` is sent
+#: anyway, so its mean stays current (a size that got cheaper would otherwise never be
+#: measured again); the interval doubles after each such probe, up to the second figure,
+#: because every probe is a batch that computes slower per item
+SIZE_COST_PROBE_EVERY = 32
+SIZE_COST_MAX_PROBE_EVERY = 1024
 
-    __slots__ = ("window", "_points", "_fit", "_stale")
+
+class BatchCostModel:
+    """Least-squares fit of batch compute time against batch size over a sliding window,
+    and the running mean time of each batch size."""
+
+    __slots__ = ("window", "_points", "_fit", "_stale", "_sizes", "_probes")
 
     def __init__(self, window: int = 64) -> None:
         if window < 2:
@@ -49,6 +70,10 @@ class BatchCostModel:
         self._points: deque[tuple[int, float]] = deque(maxlen=window)
         self._fit: BatchCost | None = None
         self._stale = False
+        #: batch size -> (running mean seconds, batches measured)
+        self._sizes: dict[int, tuple[float, int]] = {}
+        #: size -> (times a smaller size was preferred since the last probe, probe interval)
+        self._probes: dict[int, tuple[int, int]] = {}
 
     def __len__(self) -> int:
         return len(self._points)
@@ -59,11 +84,42 @@ class BatchCostModel:
             return
         self._points.append((n, seconds))
         self._stale = True
+        mean, count = self._sizes.get(n, (seconds, 0))
+        self._sizes[n] = (mean + SIZE_COST_ALPHA * (seconds - mean) if count else seconds, count + 1)
 
     def reset(self) -> None:
         self._points.clear()
         self._fit = None
         self._stale = False
+        self._sizes.clear()
+        self._probes.clear()
+
+    def size_cost(self, n: int) -> float | None:
+        """Mean measured seconds of a batch of ``n`` (None until measured often enough)."""
+        mean, count = self._sizes.get(n, (0.0, 0))
+        return mean if count >= SIZE_COST_MIN_SAMPLES else None
+
+    def preferred_size(self, n: int) -> int:
+        """How many of ``n`` queued requests to send in one batch: ``n``, unless a smaller
+        measured size computes clearly faster per item (the rest wait for the next batch,
+        behind a worker that is busy, not idle).  ``n`` while its own size is unmeasured."""
+        own = self.size_cost(n)
+        if n <= 1 or own is None:
+            return n
+        best, best_per_item = n, own / n
+        for size in range(1, n):
+            cost = self.size_cost(size)
+            if cost is not None and cost / size < best_per_item * (1.0 - SIZE_COST_MARGIN):
+                best, best_per_item = size, cost / size
+        if best == n:
+            self._probes.pop(n, None)
+            return n
+        since, every = self._probes.get(n, (0, SIZE_COST_PROBE_EVERY))
+        if since + 1 >= every:
+            self._probes[n] = (0, min(2 * every, SIZE_COST_MAX_PROBE_EVERY))
+            return n  # measure the queued size again
+        self._probes[n] = (since + 1, every)
+        return best
 
     def fit(self) -> BatchCost | None:
         """The current line, or None until two different batch sizes were measured."""

@@ -530,6 +530,7 @@ class ClawletEngine:
             cost_b_ms=fit.b_s * 1000.0 if fit is not None else None,
             cost_samples=len(batcher.cost),
             shed=batcher.shed,
+            trimmed=batcher.trimmed,
         )
 
     def snapshot(self, events: int = 50) -> MetricsSnapshot:

@@ -96,6 +96,9 @@ class BatchStats:
     cost_samples: int = 0
     #: requests rejected at once because they could not finish within ``request_timeout_s``
     shed: int = 0
+    #: batches sent smaller than the queue allowed because a smaller size measured faster
+    #: per item (see :meth:`~clawlet_tui.engine.cost_model.BatchCostModel.preferred_size`)
+    trimmed: int = 0
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ RUN_SECTIONS = ("summary", "warmup", *COMPONENT_SECTIONS, "configuration", "engi
 #: each is a batcher row ``dispatch_<reason>``, present (0) even before the engine counts it
 DISPATCH_REASONS = ("full", "worker_free", "wait_expired", "predicted_gain")
 #: batcher rows that say how batching decided, shown side by side by ``compare``
-POLICY_KEYS = ("batch_policy", *(f"dispatch_{r}" for r in DISPATCH_REASONS), "dispatch_other", "cost_a", "cost_b", "shed")
+POLICY_KEYS = ("batch_policy", *(f"dispatch_{r}" for r in DISPATCH_REASONS), "dispatch_other", "cost_a", "cost_b", "shed", "trimmed")
 
 
 @dataclass(frozen=True)
@@ -263,6 +263,7 @@ def policy_rows(s: MetricsSnapshot) -> tuple[Row, ...]:
         Row("cost_b", b.cost_b_ms, "ms"),
         Row("cost_samples", b.cost_samples, "batches"),
         Row("shed", b.shed, "requests"),
+        Row("trimmed", b.trimmed, "batches"),
     ]
     return tuple(rows)
 

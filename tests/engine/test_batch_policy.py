@@ -457,3 +457,62 @@ async def test_a_wrong_output_count_names_the_model_and_the_counts(make_engine):
     assert all(isinstance(r, BackendError) for r in results)
     message = dict(engine.snapshot().outcomes.first_errors)["BadOutput"]
     assert "short" in message and "3 outputs" in message and "batch of 4" in message
+
+
+# -- preferred sizes: a size that computes slower per item than a smaller one is not sent --
+
+
+def measured(sizes: dict[int, float], times: int = 3) -> BatchCostModel:
+    cost = BatchCostModel()
+    for _ in range(times):
+        for n, seconds in sizes.items():
+            cost.observe(n, seconds)
+    return cost
+
+
+# the numpy MLP's shape (ms per batch, one thread): a batch of 2 is slower per item than 1
+MLP_LIKE = {1: 0.68e-3, 2: 1.57e-3, 4: 1.59e-3, 8: 2.0e-3}
+
+
+def test_a_size_slower_per_item_than_a_smaller_one_is_trimmed_to_it():
+    cost = measured(MLP_LIKE)
+    assert cost.preferred_size(2) == 1  # 0.785 ms per item at 2 against 0.68 at 1
+    assert cost.preferred_size(4) == 4 and cost.preferred_size(8) == 8  # batching pays there
+    assert cost.preferred_size(3) == 3  # never measured: sent as queued, and so measured
+
+
+def test_an_unmeasured_or_barely_slower_size_is_sent_as_queued():
+    assert BatchCostModel().preferred_size(2) == 2
+    assert measured({1: 1.0e-3, 2: 1.9e-3}, times=2).preferred_size(2) == 2  # too few samples to trust
+    assert measured({1: 1.0e-3, 2: 2.1e-3}).preferred_size(2) == 2  # 1 is only 5% faster per item
+
+
+@given(st.integers(min_value=2, max_value=64), st.floats(min_value=1e-5, max_value=1e-1))
+def test_a_linear_cost_with_a_fixed_part_is_never_trimmed(n, a_s):
+    """Where batching amortises a fixed cost (any a > 0, b >= 0), the queued size is best."""
+    cost = measured({size: a_s + 1e-4 * size for size in range(1, n + 1)})
+    assert cost.preferred_size(n) == n
+
+
+def test_the_trimmed_size_is_measured_again_at_doubling_intervals():
+    cost = measured(MLP_LIKE)
+    answers = [cost.preferred_size(2) for _ in range(32 + 64)]
+    probes = [i for i, n in enumerate(answers) if n == 2]
+    assert probes == [31, 95]  # after 32, then after 64 more (up to every 1024th)
+
+
+async def test_the_batcher_sends_one_of_two_queued_when_one_is_cheaper_per_item(pool):
+    w = pool(1, batch_size=8)
+    for n, seconds in MLP_LIKE.items():
+        for _ in range(3):
+            w.batcher.cost.observe(n, seconds)
+    w.batcher.submit(0)
+    await w.until_batches(1)
+    w.batcher.submit(1)
+    w.batcher.submit(2)
+    w.finish()
+    await w.until_batches(2)
+    assert w.batches[1] == [1] and w.batcher.trimmed == 1  # 2 stays queued behind a busy worker
+    w.finish()
+    await w.until_batches(3)
+    assert w.batches[2] == [2] and w.batcher.trimmed == 1  # the last one alone: nothing trimmed
