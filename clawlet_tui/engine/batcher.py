@@ -139,6 +139,7 @@ class DynamicBatcher:
         release: Callable[[], None] | None = None,
         idle_workers: Callable[[], int] | None = None,
         workers: Callable[[], int] | None = None,
+        busy_remaining: Callable[[], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if policy not in POLICIES:
@@ -156,6 +157,8 @@ class DynamicBatcher:
         #: free execution slots besides the one this loop holds
         self._idle_workers = idle_workers or (lambda: 0)
         self._workers = workers or (lambda: 1)
+        #: seconds until the first running batch should finish (None: none runs, or unknown)
+        self._busy_remaining = busy_remaining or (lambda: None)
         self._clock = clock
         self._queue: deque[Request] = deque()
         self._live = 0
@@ -173,6 +176,8 @@ class DynamicBatcher:
         self.shed = 0
         #: batches sent smaller than the queue allowed, a smaller size measuring faster per item
         self.trimmed = 0
+        #: lone batches held for a busy worker rather than run beside it (measured slower)
+        self.held_for_busy = 0
 
     # -- queue --------------------------------------------------------------------------
 
@@ -256,6 +261,7 @@ class DynamicBatcher:
         self.dispatch_counts = dict.fromkeys(DISPATCH_REASONS, 0)
         self.shed = 0
         self.trimmed = 0
+        self.held_for_busy = 0
 
     # -- loop ---------------------------------------------------------------------------
 
@@ -336,6 +342,10 @@ class DynamicBatcher:
         if len(batch) < limit and self._live:
             self.trimmed += 1  # a smaller batch computes faster per item: sent now, no wait
             return batch, "worker_free"
+        if self.policy == "adaptive" and not self._live:
+            wait_s = self._busy_worker_sooner(len(batch), first.enqueued_at)
+            if wait_s is not None:
+                return await self._wait_for_busy_worker(batch, wait_s)
         waited = False
         outcomes = self.wait_outcomes
         # The policy is read again on every round: a switch (then wake()) ends a wait.
@@ -369,6 +379,45 @@ class DynamicBatcher:
         if len(batch) >= self.batch_size:
             return batch, "full"
         return batch, "predicted_gain" if waited else "worker_free"
+
+    def _busy_worker_sooner(self, n: int, first_enqueued_at: float) -> float | None:
+        """How long to hold a lone batch for the worker that is busy, or None to send it now.
+
+        Sending it to an idle worker runs it beside the busy one, and the cost model's
+        measured times say how much slower that is (``size_cost(n, overlapped=True)``).
+        When the busy worker's batch should end (``busy_remaining``) early enough that this
+        batch, run alone after it, still finishes first, holding it is faster for it and
+        slows the other batch down less.  Capped by ``batch_timeout_s``, as every wait.
+        """
+        remaining = self._busy_remaining()
+        alone = self.cost.size_cost(n)
+        beside = self.cost.size_cost(n, overlapped=True)
+        if remaining is None or alone is None or beside is None or remaining + alone >= beside:
+            return None
+        cap = first_enqueued_at + self.batch_timeout_s - self._clock()
+        return min(remaining, cap) if cap > 0 else None
+
+    async def _wait_for_busy_worker(self, batch: list[Request], wait_s: float) -> tuple[list[Request], str]:
+        """Hold ``batch`` for ``wait_s`` (what :meth:`_busy_worker_sooner` said), taking what
+        arrives meanwhile up to ``batch_size`` where the measured sizes say a bigger batch
+        pays (:meth:`BatchCostModel.preferred_size`); then it leaves on the slot this loop
+        holds, and what it did not take goes next."""
+        self.held_for_busy += 1
+        deadline = self._clock() + wait_s
+        while len(batch) < self.batch_size and self.policy == "adaptive":
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                break
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                break
+            wanted = self.cost.preferred_size(min(self.batch_size, len(batch) + self._live))
+            if wanted <= len(batch):
+                break
+            self._take(batch, wanted)
+        return batch, "full" if len(batch) >= self.batch_size else "predicted_gain"
 
     def _worthwhile_wait(self, n: int, first_enqueued_at: float) -> tuple[float | None, bool]:
         """How long the cost model says to wait for the next arrival, and whether ``batch_timeout_s`` caps it.

@@ -15,6 +15,10 @@ The policy asks a third of :class:`WaitOutcomes`: do the waits it predicts pay?
   small matrix product), so two queued requests finish sooner one after the other than
   together.  :meth:`BatchCostModel.preferred_size` says which size to send instead; it is
   what Triton's ``preferred_batch_size`` asks the user to know, measured here.
+  Batches that ran while another batch ran are kept apart (``overlapped``): on two cores
+  shared with the event loop, two batches at once each take much longer than one alone
+  (measured: the MLP's batch of 1, 1.0 ms alone, 1.9 ms beside another), which is what
+  tells the batcher when a busy worker will serve a lone batch sooner than an idle one.
 * :class:`ArrivalRate` is the rate over the last 64 arrivals, read up to a given
   instant, so it follows a change in load within a few dozen requests and is not thrown
   off by the burst of requests the batcher is deciding about.
@@ -70,7 +74,8 @@ class BatchCostModel:
         self._points: deque[tuple[int, float]] = deque(maxlen=window)
         self._fit: BatchCost | None = None
         self._stale = False
-        #: batch size -> (running mean seconds, batches measured)
+        #: batch size -> (running mean seconds, batches measured); a negative size is that
+        #: size measured while another batch ran
         self._sizes: dict[int, tuple[float, int]] = {}
         #: size -> (times a smaller size was preferred since the last probe, probe interval)
         self._probes: dict[int, tuple[int, int]] = {}
@@ -78,14 +83,22 @@ class BatchCostModel:
     def __len__(self) -> int:
         return len(self._points)
 
-    def observe(self, n: int, seconds: float) -> None:
-        """One measured batch of ``n`` items that computed in ``seconds``."""
+    def observe(self, n: int, seconds: float, *, overlapped: bool | None = False) -> None:
+        """One measured batch of ``n`` items that computed in ``seconds``.
+
+        ``overlapped``: False, it ran alone; True, it started beside another batch; None,
+        another batch joined it on the way (a mix of both: the line takes it, the per-size
+        means do not).
+        """
         if n < 1 or not math.isfinite(seconds) or seconds < 0:
             return
         self._points.append((n, seconds))
         self._stale = True
-        mean, count = self._sizes.get(n, (seconds, 0))
-        self._sizes[n] = (mean + SIZE_COST_ALPHA * (seconds - mean) if count else seconds, count + 1)
+        if overlapped is None:
+            return
+        key = -n if overlapped else n
+        mean, count = self._sizes.get(key, (seconds, 0))
+        self._sizes[key] = (mean + SIZE_COST_ALPHA * (seconds - mean) if count else seconds, count + 1)
 
     def reset(self) -> None:
         self._points.clear()
@@ -94,9 +107,10 @@ class BatchCostModel:
         self._sizes.clear()
         self._probes.clear()
 
-    def size_cost(self, n: int) -> float | None:
-        """Mean measured seconds of a batch of ``n`` (None until measured often enough)."""
-        mean, count = self._sizes.get(n, (0.0, 0))
+    def size_cost(self, n: int, *, overlapped: bool = False) -> float | None:
+        """Mean measured seconds of a batch of ``n`` that ran alone (``overlapped``: beside
+        another batch); None until measured often enough."""
+        mean, count = self._sizes.get(-n if overlapped else n, (0.0, 0))
         return mean if count >= SIZE_COST_MIN_SAMPLES else None
 
     def preferred_size(self, n: int) -> int:

@@ -171,6 +171,7 @@ class ClawletEngine:
             release=lambda: self._concurrency.release(completed=False),
             idle_workers=self._idle_workers,
             workers=lambda: self._concurrency.limit,
+            busy_remaining=self._busy_remaining,
             clock=clock,
         )
         self._batcher.request_timeout_s = config.request_timeout_s
@@ -179,6 +180,10 @@ class ClawletEngine:
             threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes, shrink=self._cache.shrink_l1
         )
         self._batch_tasks: dict[asyncio.Task[None], list[Request]] = {}
+        #: model calls running now: id -> (start time, batch size); and how many ever started
+        #: (a batch that saw the count move ran beside another: see BatchCostModel.observe)
+        self._running: dict[int, tuple[float, int]] = {}
+        self._calls_started = 0
         #: most batches executing at once (the controller also counts the slot the batcher
         #: reserves while it waits to fill a batch; this counts model work only)
         self._peak_executing = 0
@@ -186,6 +191,19 @@ class ClawletEngine:
         self._stopped: asyncio.Event | None = None
         #: cache ``(lookups, hits)`` when the opening span ended (None while it runs)
         self._opening_counts: tuple[int, int] | None = None
+
+    def _busy_remaining(self) -> float | None:
+        """Seconds until the first running model call should end, by its size's measured
+        time alone (None when none runs or its size was not measured yet)."""
+        now, cost = self.clock(), self._batcher.cost
+        soonest: float | None = None
+        for started, n in self._running.values():
+            expected = cost.size_cost(n)
+            if expected is None:
+                return None
+            left = max(started + expected - now, 0.0)
+            soonest = left if soonest is None else min(soonest, left)
+        return soonest
 
     def _idle_workers(self) -> int:
         """Execution slots free besides the one the batcher holds while it forms a batch."""
@@ -369,8 +387,14 @@ class ClawletEngine:
             return
         started = self.clock()
         waits = [started - r.enqueued_at for r in live] if first_attempt else []
+        call = self._calls_started = self._calls_started + 1
+        beside = len(self._running) > 0
+        self._running[call] = (started, len(live))
         try:
-            outputs = await self._backend.run([r.payload for r in live], self._config.request_timeout_s)
+            try:
+                outputs = await self._backend.run([r.payload for r in live], self._config.request_timeout_s)
+            finally:
+                del self._running[call]
             if len(outputs) != len(live):
                 raise BackendError(
                     f"model {self._model_name()} returned {len(outputs)} outputs for a batch of {len(live)} inputs",
@@ -394,7 +418,9 @@ class ClawletEngine:
             return
         elapsed = self.clock() - started
         self.monitor.record_batch(len(live), waits, elapsed)
-        self._batcher.cost.observe(len(live), elapsed)
+        # alone, beside another call from the start, or joined by one on the way (a mix)
+        overlapped = True if beside else (False if self._calls_started == call else None)
+        self._batcher.cost.observe(len(live), elapsed, overlapped=overlapped)
         for request, output in zip(live, outputs):
             if not request.future.done():
                 request.future.set_result(output)

@@ -516,3 +516,44 @@ async def test_the_batcher_sends_one_of_two_queued_when_one_is_cheaper_per_item(
     w.finish()
     await w.until_batches(3)
     assert w.batches[2] == [2] and w.batcher.trimmed == 1  # the last one alone: nothing trimmed
+
+
+# -- a lone batch waits for the busy worker when running beside it is measured slower --
+
+
+def with_overlap_costs(w: Workers, alone_s: float, beside_s: float) -> None:
+    for _ in range(3):
+        w.batcher.cost.observe(1, alone_s)
+        w.batcher.cost.observe(1, beside_s, overlapped=True)
+
+
+async def test_a_lone_request_waits_for_the_busy_worker_when_that_finishes_it_sooner(pool):
+    w = pool(2, batch_size=8)
+    with_overlap_costs(w, alone_s=1e-3, beside_s=2e-3)  # beside another batch: twice as slow
+    w.batcher.submit(0)
+    await w.until_batches(1)  # one worker computes
+    w.batcher._busy_remaining = lambda: 0.5e-3  # and should be done in 0.5 ms
+    w.batcher.submit(1)
+    await w.until_batches(2)
+    assert w.batches == [[0], [1]]
+    assert w.batcher.held_for_busy == 1 and w.reasons() == {"worker_free": 1, "predicted_gain": 1}
+
+
+async def test_a_lone_request_goes_to_the_idle_worker_when_running_beside_costs_little(pool):
+    w = pool(2, batch_size=8)
+    with_overlap_costs(w, alone_s=1e-3, beside_s=1.2e-3)  # 0.5 ms + 1 ms alone > 1.2 ms beside
+    w.batcher.submit(0)
+    await w.until_batches(1)
+    w.batcher._busy_remaining = lambda: 0.5e-3
+    w.batcher.submit(1)
+    await w.until_batches(2)
+    assert w.batcher.held_for_busy == 0 and w.reasons() == {"worker_free": 2}
+
+
+def test_batches_joined_on_the_way_feed_the_line_but_neither_size_mean():
+    cost = BatchCostModel()
+    for _ in range(3):
+        cost.observe(1, 1e-3)
+        cost.observe(1, 5e-3, overlapped=None)
+    assert cost.size_cost(1) == pytest.approx(1e-3) and cost.size_cost(1, overlapped=True) is None
+    assert len(cost) == 6
