@@ -36,6 +36,7 @@ from typing import Protocol
 
 from ..engine.errors import ConfigError
 from .measure import Window
+from .objective import Measured
 
 MIN_SUCCESS = 0.999
 DEFAULT_RESOLUTION = 0.05
@@ -48,17 +49,9 @@ DEFAULT_START_RPS = 100.0
 START, RAISE, LOWER, BISECT, CONFIRM = "start", "raise", "lower", "bisect", "confirm"
 
 
-class RateMeasured(Protocol):
-    """What the target reads from one rate's measurement (a :class:`RateMeasurement` or a stand-in)."""
-
-    @property
-    def throughput_rps(self) -> float: ...
-
-    @property
-    def p99_ms(self) -> float: ...
-
-    @property
-    def success(self) -> float: ...
+class RateMeasured(Measured, Protocol):
+    """What the target reads from one rate's measurement (a :class:`RateMeasurement` or a
+    stand-in): a trial's figures plus the requests still in flight at its end."""
 
     @property
     def backlog(self) -> int: ...

@@ -24,6 +24,7 @@ from typing import Any
 from ..report import format_for_path
 from .capacity import RateStep
 from .capacity_live import CapacityResult, RateMeasurement
+from .report import accounting_dict
 
 FORMAT_NAME = "clawlet-tui-capacity"
 FORMAT_VERSION = 1
@@ -172,13 +173,7 @@ def result_dict(result: CapacityResult) -> dict[str, Any]:
         "wall_s": round(result.wall_s, 3),
         "interrupted": result.interrupted,
         "steps": [step_dict(st) for st in s.steps],
-        "accounting": {
-            "sent": result.sent,
-            "completed": result.completed,
-            "failed": result.failed,
-            "finished_in_periods": result.finished_in_periods,
-            "ok": result.accounted,
-        },
+        "accounting": accounting_dict(result),
     }
 
 

@@ -104,13 +104,19 @@ def result_dict(result: TuneResult) -> dict[str, Any]:
         else {"config": dict(result.best_point), "estimate": estimate(result.best_estimate), "improvement": improvement(result)},
         "pareto_front": [{"config": dict(fp.point), **(estimate(fp.estimate) or {})} for fp in front(result)],
         "trials": [trial_dict(t) for t in result.trials],
-        "accounting": {
-            "sent": result.sent,
-            "completed": result.completed,
-            "failed": result.failed,
-            "finished_in_periods": result.finished_in_periods,
-            "ok": result.accounted,
-        },
+        "accounting": accounting_dict(result),
+    }
+
+
+def accounting_dict(result: Any) -> dict[str, Any]:
+    """A session's request accounting (``tune`` and ``capacity``): every request sent is
+    completed or failed, and counted in exactly one measurement period."""
+    return {
+        "sent": result.sent,
+        "completed": result.completed,
+        "failed": result.failed,
+        "finished_in_periods": result.finished_in_periods,
+        "ok": result.accounted,
     }
 
 
