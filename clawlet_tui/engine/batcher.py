@@ -164,6 +164,8 @@ class DynamicBatcher:
         self._live = 0
         self._arrived = asyncio.Event()
         self._dispatched = asyncio.Event()
+        #: set when a model call ends (:meth:`call_ended`): what a held batch waits for
+        self._call_ended = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.batches_formed = 0
         #: batch compute time against size, fed by the engine with every measured batch
@@ -380,14 +382,21 @@ class DynamicBatcher:
             return batch, "full"
         return batch, "predicted_gain" if waited else "worker_free"
 
+    def call_ended(self) -> None:
+        """A model call ended (the engine calls this): a batch held for it may go."""
+        self._call_ended.set()
+
     def _busy_worker_sooner(self, n: int, first_enqueued_at: float) -> float | None:
-        """How long to hold a lone batch for the worker that is busy, or None to send it now.
+        """How long at most to hold a lone batch for the worker that is busy, or None to
+        send it now.
 
         Sending it to an idle worker runs it beside the busy one, and the cost model's
         measured times say how much slower that is (``size_cost(n, overlapped=True)``).
-        When the busy worker's batch should end (``busy_remaining``) early enough that this
+        When the busy worker's call should end (``busy_remaining``) early enough that this
         batch, run alone after it, still finishes first, holding it is faster for it and
-        slows the other batch down less.  Capped by ``batch_timeout_s``, as every wait.
+        slows the other call down less.  The hold ends when a call ends; it lasts at most
+        ``beside - alone`` (past that, running beside would have finished first) and never
+        past ``batch_timeout_s``, as every wait.
         """
         remaining = self._busy_remaining()
         alone = self.cost.size_cost(n)
@@ -395,24 +404,31 @@ class DynamicBatcher:
         if remaining is None or alone is None or beside is None or remaining + alone >= beside:
             return None
         cap = first_enqueued_at + self.batch_timeout_s - self._clock()
-        return min(remaining, cap) if cap > 0 else None
+        return min(beside - alone, cap) if cap > 0 else None
 
     async def _wait_for_busy_worker(self, batch: list[Request], wait_s: float) -> tuple[list[Request], str]:
-        """Hold ``batch`` for ``wait_s`` (what :meth:`_busy_worker_sooner` said), taking what
-        arrives meanwhile up to ``batch_size`` where the measured sizes say a bigger batch
-        pays (:meth:`BatchCostModel.preferred_size`); then it leaves on the slot this loop
+        """Hold ``batch`` until a model call ends or ``wait_s`` passes (what
+        :meth:`_busy_worker_sooner` said), taking what arrives meanwhile up to
+        ``batch_size`` where the measured sizes say a bigger batch pays
+        (:meth:`BatchCostModel.preferred_size`); then it leaves on the slot this loop
         holds, and what it did not take goes next."""
         self.held_for_busy += 1
         deadline = self._clock() + wait_s
-        while len(batch) < self.batch_size and self.policy == "adaptive":
+        self._call_ended.clear()
+        while len(batch) < self.batch_size and self.policy == "adaptive" and not self._call_ended.is_set():
             remaining = deadline - self._clock()
             if remaining <= 0:
                 break
             self._arrived.clear()
+            arrival = asyncio.ensure_future(self._arrived.wait())
+            ended = asyncio.ensure_future(self._call_ended.wait())
             try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
-                break
+                await asyncio.wait((arrival, ended), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                arrival.cancel()
+                ended.cancel()
+            if not self._arrived.is_set():
+                break  # a call ended, or the hold is up
             wanted = self.cost.preferred_size(min(self.batch_size, len(batch) + self._live))
             if wanted <= len(batch):
                 break

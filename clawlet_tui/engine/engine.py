@@ -183,6 +183,9 @@ class ClawletEngine:
         #: model calls running now: id -> (start time, batch size); and how many ever started
         #: (a batch that saw the count move ran beside another: see BatchCostModel.observe)
         self._running: dict[int, tuple[float, int]] = {}
+        #: when each dispatched batch was handed over, and its size (what busy_remaining reads:
+        #: a batch counts as busy from dispatch, before its task first runs)
+        self._dispatched_at: dict[asyncio.Task[None], tuple[float, int]] = {}
         self._calls_started = 0
         #: most batches executing at once (the controller also counts the slot the batcher
         #: reserves while it waits to fill a batch; this counts model work only)
@@ -193,11 +196,11 @@ class ClawletEngine:
         self._opening_counts: tuple[int, int] | None = None
 
     def _busy_remaining(self) -> float | None:
-        """Seconds until the first running model call should end, by its size's measured
-        time alone (None when none runs or its size was not measured yet)."""
+        """Seconds until the first dispatched batch should end, by its size's measured time
+        alone (None when none is out or its size was not measured yet)."""
         now, cost = self.clock(), self._batcher.cost
         soonest: float | None = None
-        for started, n in self._running.values():
+        for started, n in self._dispatched_at.values():
             expected = cost.size_cost(n)
             if expected is None:
                 return None
@@ -374,11 +377,13 @@ class ClawletEngine:
         """Called by the batcher, holding one concurrency slot, with a formed batch."""
         task = asyncio.create_task(self._run_batch(batch, first_attempt=True))
         self._batch_tasks[task] = batch
+        self._dispatched_at[task] = (self.clock(), len(batch))
         self._peak_executing = max(self._peak_executing, len(self._batch_tasks))
         task.add_done_callback(self._batch_done)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._batch_tasks.pop(task, None)
+        self._dispatched_at.pop(task, None)
         self._concurrency.release()
 
     async def _run_batch(self, batch: list[Request], *, first_attempt: bool) -> None:
@@ -395,6 +400,7 @@ class ClawletEngine:
                 outputs = await self._backend.run([r.payload for r in live], self._config.request_timeout_s)
             finally:
                 del self._running[call]
+                self._batcher.call_ended()
             if len(outputs) != len(live):
                 raise BackendError(
                     f"model {self._model_name()} returned {len(outputs)} outputs for a batch of {len(live)} inputs",
