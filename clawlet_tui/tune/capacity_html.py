@@ -20,11 +20,23 @@ from ..report.html import (
     require_plotly,
 )
 from .capacity import RateStep
-from .capacity_live import CapacityResult
-from .capacity_report import table_row, verdict
+from .capacity_live import CapacityResult, RateMeasurement
+from .capacity_report import verdict
 
 #: the curve's div id
 CURVE_CHART_ID = "chart-capacity"
+#: the steps table's columns (as the terminal's table)
+STEP_COLUMNS = ("#", "role", "rate req/s", "sent req/s", "throughput req/s", "P50 ms", "P99 ms", "success", "result")
+
+
+def _cells(step: RateStep) -> tuple[str, ...]:
+    m = step.measured
+    offered = m.offered_rps if isinstance(m, RateMeasurement) else step.rate_rps
+    return (
+        str(step.number), step.role, f"{step.rate_rps:g}", f"{offered:.1f}", f"{m.throughput_rps:.1f}",
+        f"{float(getattr(m, 'p50_ms', 0.0)):.2f}", f"{m.p99_ms:.2f}", f"{m.success * 100:.2f}%",
+        "pass" if step.passed else f"FAIL: {step.failure}",
+    )
 
 
 def _last_by_rate(result: CapacityResult) -> list[RateStep]:
@@ -66,10 +78,13 @@ def render_html(result: CapacityResult) -> str:
             x=[min(rates), max(rates)], y=[slo, slo], mode="lines", name=f"SLO: P99 {slo:g} ms",
             line={"color": ALERT_COLOUR, "dash": "dash", "width": 1.5}, hoverinfo="name",
         ))
-    figure.update_yaxes(range=log_range([*(step.measured.p99_ms for step in curve), slo]))
+    p50s = [float(getattr(step.measured, "p50_ms", 0.0)) for step in curve]
+    figure.update_yaxes(range=log_range([*(step.measured.p99_ms for step in curve), *p50s, slo]))
 
     title = f"Capacity report: {result.preset.name}"
-    rows = "".join(f"<tr><td><code>{escape(table_row(step))}</code></td></tr>" for step in result.search.steps)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in _cells(step)) + "</tr>" for step in result.search.steps
+    )
     body = [
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(result.target.describe())}. Load: {escape(result.load_description)}. "
@@ -77,7 +92,8 @@ def render_html(result: CapacityResult) -> str:
         f"<p><b>{escape(verdict(result))}</b></p>",
         chart_div(figure, CURVE_CHART_ID, 480),
         "<h2>Steps</h2>",
-        f"<table id='steps'><tbody>{rows}</tbody></table>",
+        "<table id='steps'><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in STEP_COLUMNS)
+        + f"</tr></thead><tbody>{rows}</tbody></table>",
         f"<p class='small'>Charts drawn with plotly.js {escape(plotlyjs_version())} "
         "(inlined: this file loads nothing from the network).</p>",
     ]

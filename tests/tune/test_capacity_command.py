@@ -78,7 +78,8 @@ async def test_a_real_search_on_one_engine_never_reports_a_failed_rate_and_accou
     from clawlet_tui.tune.capacity_html import render_html
 
     page = render_html(result)
-    assert page.count("<tr><td><code>") == len(steps)  # every step in the table
+    table = page[page.index("<table id='steps'>"):]
+    assert table.count("<tr><td>") == len(steps)  # every step in the table
     assert "SLO: P99 500 ms" in page and "Capacity report:" in page
 
 
