@@ -38,35 +38,9 @@ from clawlet_tui.engine import ClawletEngine, OptimizationConfig
 from clawlet_tui.engine.engine import limit_blas_threads
 from clawlet_tui.models import MLPModel
 from clawlet_tui.models.onnx import OnnxModel
+from clawlet_tui.models.onnx_export import write_mlp_onnx
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
-
-
-def write_mlp_onnx(mlp: MLPModel, path: Path) -> Path:
-    """``mlp``'s weights as an ONNX graph with a dynamic batch axis (as tests/models/onnx_graphs.py)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, weights, current = [], [], "x"
-    last = len(mlp._weights) - 1
-    for i, (w, b) in enumerate(zip(mlp._weights, mlp._biases)):
-        weights += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
-        nodes.append(helper.make_node("MatMul", [current, f"w{i}"], [f"mm{i}"]))
-        current = "y" if i == last else f"add{i}"
-        nodes.append(helper.make_node("Add", [f"mm{i}", f"b{i}"], [current]))
-        if i < last:
-            nodes.append(helper.make_node("Relu", [current], [f"h{i}"]))
-            current = f"h{i}"
-    graph = helper.make_graph(
-        nodes, "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", mlp.layers[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", mlp.layers[-1]])],
-        weights,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
 
 
 class OtherLoad:
