@@ -21,10 +21,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..report import format_for_path
 from .capacity import RateStep
 from .capacity_live import CapacityResult, RateMeasurement
-from .report import accounting_dict
+from .report import accounting_dict, write_session_report
 
 FORMAT_NAME = "clawlet-tui-capacity"
 FORMAT_VERSION = 1
@@ -223,13 +222,9 @@ def render_markdown(result: CapacityResult) -> str:
 
 
 def save_capacity_report(path: str | Path, result: CapacityResult) -> Path:
-    path = Path(path)
-    fmt = format_for_path(path)
-    if fmt == "html":
-        from .capacity_html import render_html
+    def html(r: CapacityResult) -> str:
+        from .capacity_html import render_html  # it imports this module
 
-        text = render_html(result)
-    else:
-        text = {"markdown": render_markdown, "json": render_json, "csv": render_csv}[fmt](result)
-    path.write_text(text, encoding="utf-8")
-    return path
+        return render_html(r)
+
+    return write_session_report(path, result, {"markdown": render_markdown, "json": render_json, "csv": render_csv, "html": html})

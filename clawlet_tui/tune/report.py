@@ -14,13 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..report import format_for_path
 from .output import KEPT_START, config_changes, front, improvement, trial_numbers_on_front
 from .space import describe_point
 from .tuner import Trial, TuneResult
+
+R = TypeVar("R")
 
 FORMAT_NAME = "clawlet-tui-tune"
 FORMAT_VERSION = 1
@@ -28,15 +31,20 @@ FORMAT_VERSION = 1
 
 def save_tune_report(path: str | Path, result: TuneResult) -> Path:
     """Write the report in the format ``path``'s extension names (ConfigError for another)."""
-    path = Path(path)
-    fmt = format_for_path(path)
-    if fmt == "html":
+
+    def html(r: TuneResult) -> str:
         from .html import render_html
 
-        text = render_html(result)
-    else:
-        text = {"markdown": render_markdown, "json": render_json, "csv": render_csv}[fmt](result)
-    path.write_text(text, encoding="utf-8")
+        return render_html(r)
+
+    return write_session_report(path, result, {"markdown": render_markdown, "json": render_json, "csv": render_csv, "html": html})
+
+
+def write_session_report(path: str | Path, result: R, renderers: Mapping[str, Callable[[R], str]]) -> Path:
+    """Write ``result`` with the renderer for the format ``path``'s extension names
+    (``tune`` and ``capacity`` reports; ConfigError for an unknown extension)."""
+    path = Path(path)
+    path.write_text(renderers[format_for_path(path)](result), encoding="utf-8")
     return path
 
 
