@@ -31,6 +31,7 @@ from .engine.alerts import AlertEvaluator, AlertEvent, AlertRule, preset_alert_r
 from .engine.config import BASELINE, OptimizationConfig, cpu_count
 from .engine.snapshot import MetricsSnapshot
 from .session import MODES, build_session, resolve_config
+from .stop_signals import absorb_cancellation
 from .timeline import Timeline, TimelineRecorder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -180,11 +181,7 @@ async def run_preset(
                 snapshot = await _drive(engine, generator, progress, recorder, judge if alerts.rules else None)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 interrupted = True
-                task = asyncio.current_task()
-                if task is not None:
-                    # we handle the cancellation: let the clean-up below await normally
-                    while task.uncancel():
-                        pass
+                absorb_cancellation()  # we handle the cancellation: the clean-up below awaits normally
                 in_flight = engine.snapshot().outcomes.in_flight
                 engine.log_event("run", f"interrupted with {in_flight} requests in flight")
                 # stop sending and drain together: the engine finishes (or, past its drain

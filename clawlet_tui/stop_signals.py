@@ -13,6 +13,19 @@ import signal
 from types import TracebackType
 
 
+def absorb_cancellation() -> None:
+    """Take back every pending cancellation of the current task.
+
+    For a run that handles its own interruption (Ctrl+C, or SIGTERM turned into the
+    cancellation of the running task): without this its clean-up's own awaits would be
+    cancelled again, and the load could not be stopped nor the engine drained.
+    """
+    task = asyncio.current_task()
+    if task is not None:
+        while task.uncancel():
+            pass
+
+
 class StopSignals:
     """``with StopSignals(stop) as signals: await stop.wait()``; then ``signals.received``."""
 

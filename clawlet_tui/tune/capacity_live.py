@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..stop_signals import absorb_cancellation
 from .capacity import (
     DEFAULT_MAX_RPS,
     DEFAULT_RESOLUTION,
@@ -189,10 +190,7 @@ async def find_capacity(
                 await search.run(live, can_start, on_step=on_step)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 interrupted = True
-                task = asyncio.current_task()
-                if task is not None:
-                    while task.uncancel():  # handled here: the clean-up below awaits normally
-                        pass
+                absorb_cancellation()  # handled here: the clean-up below awaits normally
                 search.ended = "interrupted"
         finally:
             try:

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..engine.config import OptimizationConfig
 from ..engine.errors import ConfigError
+from ..stop_signals import absorb_cancellation
 from .capacity import DEFAULT_START_RPS, CapacityTarget, RateSearch, RateSearchResult
 from .capacity_live import LiveRates, RateMeasurement, default_start_rps, open_loop_profile
 from .measure import Measurement, MeasureSettings, WindowReader, measure
@@ -305,10 +306,7 @@ async def tune(
                 # Ctrl+C / SIGTERM: keep every trial measured so far; the clean-up below
                 # stops the load and drains the engine, so nothing sent is lost
                 interrupted = True
-                task = asyncio.current_task()
-                if task is not None:
-                    while task.uncancel():
-                        pass
+                absorb_cancellation()
                 outcome = search.result("interrupted")
                 start_again, kept_start = None, False
         finally:
