@@ -180,9 +180,9 @@ class ClawletEngine:
             threshold=config.max_memory_usage, budget_bytes=config.memory_budget_bytes, shrink=self._cache.shrink_l1
         )
         self._batch_tasks: dict[asyncio.Task[None], list[Request]] = {}
-        #: model calls running now: id -> (start time, batch size); and how many ever started
-        #: (a batch that saw the count move ran beside another: see BatchCostModel.observe)
-        self._running: dict[int, tuple[float, int]] = {}
+        #: model calls running now, and how many ever started (a call that saw the count move
+        #: ran beside another for part of its time: see BatchCostModel.observe)
+        self._calls_running = 0
         #: when each dispatched batch was handed over, and its size (what busy_remaining reads:
         #: a batch counts as busy from dispatch, before its task first runs)
         self._dispatched_at: dict[asyncio.Task[None], tuple[float, int]] = {}
@@ -393,13 +393,13 @@ class ClawletEngine:
         started = self.clock()
         waits = [started - r.enqueued_at for r in live] if first_attempt else []
         call = self._calls_started = self._calls_started + 1
-        beside = len(self._running) > 0
-        self._running[call] = (started, len(live))
+        beside = self._calls_running > 0
+        self._calls_running += 1
         try:
             try:
                 outputs = await self._backend.run([r.payload for r in live], self._config.request_timeout_s)
             finally:
-                del self._running[call]
+                self._calls_running -= 1
                 self._batcher.call_ended()
             if len(outputs) != len(live):
                 raise BackendError(
