@@ -104,6 +104,9 @@ def tmp_l2(tmp_path) -> Callable[..., OptimizationConfig]:
 
     def make(**changes: Any) -> OptimizationConfig:
         changes.setdefault("l2_cache_dir", str(directory))
+        # Tests count model calls, gate them and drive clocks from a fresh engine: no
+        # warm-up calls before the first request (tests/engine/test_calibration.py tests it).
+        changes.setdefault("calibrate", False)
         return OptimizationConfig(**changes)
 
     make.directory = directory  # type: ignore[attr-defined]

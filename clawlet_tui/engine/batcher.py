@@ -6,10 +6,13 @@ When a batch leaves depends on ``policy`` (the config's ``batch_policy``):
 as the loop holds a free execution slot (``ready``) it dispatches what is queued, up to
 ``batch_size``, sharing the queue evenly with the other idle workers (``idle_workers``)
 so two free workers compute two half batches at once rather than one full one.  It sends
-fewer than that share when a smaller batch size has measured clearly faster per item
+fewer than that share when a smaller measured batch size serves the queue sooner
 (:meth:`.cost_model.BatchCostModel.preferred_size`: numpy's MLP computes two requests
-sooner one after the other than as a batch of 2); the rest wait behind a busy worker,
-never an idle one.  While
+sooner one after the other than as a batch of 2).  The one time a free worker is left
+idle is when the measured times say a batch run beside the busy worker, slowing both
+down, finishes the requests concerned later than holding it until that worker's call
+ends (:meth:`DynamicBatcher._busy_worker_sooner`; on two cores the MLP's small batches
+take twice as long side by side).  While
 every worker is busy, requests pile up and the next batch leaves fuller: batches grow
 with load by themselves, as in Triton with ``max_queue_delay`` 0.  On top of that the
 loop may wait for the *next* arrival, but only when its online cost model
@@ -61,16 +64,37 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .cost_model import ArrivalRate, BatchCostModel, WaitOutcomes
+from .cost_model import SIZE_COST_MARGIN, ArrivalRate, BatchCostModel, WaitOutcomes
 from .errors import PredictedLate, RejectedError
 
 #: why a batch left the queue, in the order snapshots and reports list them
 DISPATCH_REASONS: tuple[str, ...] = ("full", "worker_free", "wait_expired", "predicted_gain")
 #: the values of ``batch_policy``
 POLICIES: tuple[str, ...] = ("adaptive", "eager", "timeout")
+#: every this many holds for a busy worker one batch is sent beside it anyway, so the time
+#: beside stays measured; the interval doubles after each, up to the second figure (each
+#: such batch computes slower: few enough not to show in a P99)
+HOLD_PROBE_EVERY = 256
+HOLD_MAX_PROBE_EVERY = 4096
 #: shedding trusts the fitted cost only this far: a request is shed when even this
 #: fraction of the optimistic estimate is past its deadline
 _SHED_MARGIN = 0.8
+
+
+def _hold_pays(r: float, m: int, n: int, q: int, alone: float, beside: float) -> bool:
+    """Whether holding a batch of ``n`` until a busy call of ``m`` requests ends (in ``r``
+    seconds) finishes the requests concerned sooner, in sum, than running it beside.
+
+    Beside, both calls slow down by ``s = beside / alone``: the busy call's requests finish
+    at ``r·s``, this batch's at ``beside``, and the ``q`` requests queued behind it start
+    when a worker frees, at ``min(r·s, beside)``.  Held, the busy call's finish at ``r``,
+    this batch's at ``r + alone``, and the queued ones start at ``r + alone`` at the
+    earliest (the worker the busy call frees would run them beside this batch).
+    """
+    s = beside / alone
+    held = m * r + (n + q) * (r + alone)
+    side_by_side = m * r * s + n * beside + q * min(r * s, beside)
+    return held < side_by_side
 
 
 class Request:
@@ -116,9 +140,11 @@ class DynamicBatcher:
       gives its slot back.  Waiting to fill a batch never lasts past ``batch_timeout_s``
       after its first request was queued (waiting for a free slot is the concurrency
       limit's business, not bounded here).  Under the work-conserving policies no slot
-      idles while requests are queued; the only exception is a predicted wait, which is
-      taken only with every other worker busy and the queue empty, and is judged
-      (:attr:`wait_outcomes`) so that waits which do not catch stop.
+      idles while requests are queued, with two exceptions: a predicted wait, taken only
+      with every other worker busy and the queue empty, and judged
+      (:attr:`wait_outcomes`) so that waits which do not catch stop; and a hold for a
+      busy worker (``adaptive``), taken only where the measured times say running beside
+      it is slower, and ended by the next call that ends.
     * Every submitted request ends in exactly one outcome: rejected at :meth:`submit`, put
       in exactly one batch, or finished early by its own future (cancelled, timed out).
     * ``batch_size``, ``batch_timeout_s``, ``policy``, ``max_queue_size``,
@@ -139,7 +165,7 @@ class DynamicBatcher:
         release: Callable[[], None] | None = None,
         idle_workers: Callable[[], int] | None = None,
         workers: Callable[[], int] | None = None,
-        busy_remaining: Callable[[], float | None] | None = None,
+        busy_remaining: Callable[[], tuple[float, int] | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if policy not in POLICIES:
@@ -157,7 +183,8 @@ class DynamicBatcher:
         #: free execution slots besides the one this loop holds
         self._idle_workers = idle_workers or (lambda: 0)
         self._workers = workers or (lambda: 1)
-        #: seconds until the first running batch should finish (None: none runs, or unknown)
+        #: seconds until the first running batch should finish, and its size (None: none
+        #: runs, or unknown)
         self._busy_remaining = busy_remaining or (lambda: None)
         self._clock = clock
         self._queue: deque[Request] = deque()
@@ -178,8 +205,10 @@ class DynamicBatcher:
         self.shed = 0
         #: batches sent smaller than the queue allowed, a smaller size measuring faster per item
         self.trimmed = 0
-        #: lone batches held for a busy worker rather than run beside it (measured slower)
+        #: batches held for a busy worker rather than run beside it (measured slower)
         self.held_for_busy = 0
+        #: (holds since the last one sent beside anyway, interval): see _busy_worker_sooner
+        self._hold_probe = (0, HOLD_PROBE_EVERY)
 
     # -- queue --------------------------------------------------------------------------
 
@@ -340,14 +369,16 @@ class DynamicBatcher:
         batch = [first]
         share = math.ceil((1 + self._live) / (1 + self._idle_workers()))
         limit = min(self.batch_size, share)
-        self._take(batch, self.cost.preferred_size(limit))
-        if len(batch) < limit and self._live:
-            self.trimmed += 1  # a smaller batch computes faster per item: sent now, no wait
-            return batch, "worker_free"
-        if self.policy == "adaptive" and not self._live:
+        self._take(batch, self.cost.preferred_size(limit, self.arrivals.per_s(self._clock())))
+        trimmed = len(batch) < limit and self._live > 0
+        if trimmed:
+            self.trimmed += 1  # a smaller batch computes faster per item: the rest go next
+        if self.policy == "adaptive":
             wait_s = self._busy_worker_sooner(len(batch), first.enqueued_at)
             if wait_s is not None:
                 return await self._wait_for_busy_worker(batch, wait_s)
+        if trimmed:
+            return batch, "worker_free"
         waited = False
         outcomes = self.wait_outcomes
         # The policy is read again on every round: a switch (then wake()) ends a wait.
@@ -387,24 +418,57 @@ class DynamicBatcher:
         self._call_ended.set()
 
     def _busy_worker_sooner(self, n: int, first_enqueued_at: float) -> float | None:
-        """How long at most to hold a lone batch for the worker that is busy, or None to
-        send it now.
+        """How long at most to hold a batch of ``n`` for the worker that is busy, or None
+        to send it now.
 
         Sending it to an idle worker runs it beside the busy one, and the cost model's
-        measured times say how much slower that is (``size_cost(n, overlapped=True)``).
-        When the busy worker's call should end (``busy_remaining``) early enough that this
-        batch, run alone after it, still finishes first, holding it is faster for it and
-        slows the other call down less.  The hold ends when a call ends; it lasts at most
-        ``beside - alone`` (past that, running beside would have finished first) and never
-        past ``batch_timeout_s``, as every wait.
+        measured times say how much slower that is (:meth:`BatchCostModel.estimate` with
+        ``overlapped``; on two cores shared with the event loop the MLP's batch of 1 takes
+        about twice as long beside another).  :func:`_hold_pays` weighs both choices over
+        every request concerned: the busy call's, this batch's and those queued behind it.
+        At low load (short queues, small batches that slow each other down) that holds,
+        so requests run one call at a time, as a single worker would run them; under load
+        (a backlog, large batches that two cores compute side by side at little cost) it
+        sends them side by side.  The hold ends when a call ends, and lasts at most as
+        long as a busy call that overruns its measured time still leaves holding ahead,
+        never past ``batch_timeout_s``, as every wait.
+
+        No hold when the slowdown is within :data:`SIZE_COST_MARGIN` (a sleeping model:
+        noise).  Every :data:`HOLD_PROBE_EVERY`-th hold (doubling up to
+        :data:`HOLD_MAX_PROBE_EVERY`) is sent beside anyway, so the time beside stays
+        measured as the machine changes.
         """
-        remaining = self._busy_remaining()
-        alone = self.cost.size_cost(n)
-        beside = self.cost.size_cost(n, overlapped=True)
-        if remaining is None or alone is None or beside is None or remaining + alone >= beside:
+        busy = self._busy_remaining()
+        if busy is None:
+            return None
+        remaining, m = busy
+        alone = self.cost.estimate(n)
+        beside = self.cost.estimate(n, overlapped=True)
+        if alone is None or beside is None or alone <= 0 or beside < alone * (1 + SIZE_COST_MARGIN):
+            return None
+        queued = self._live
+
+        def pays(r: float) -> bool:
+            return _hold_pays(r, m, n, queued, alone, beside)
+
+        if not pays(remaining):
             return None
         cap = first_enqueued_at + self.batch_timeout_s - self._clock()
-        return min(beside - alone, cap) if cap > 0 else None
+        if cap <= 0:
+            return None
+        since, every = self._hold_probe
+        if since + 1 >= every:
+            self._hold_probe = (0, min(2 * every, HOLD_MAX_PROBE_EVERY))
+            return None
+        self._hold_probe = (since + 1, every)
+        # while a busy call that overruns its measured time still leaves holding ahead,
+        # checked one measured batch time at a time
+        longest = remaining
+        for _ in range(8):
+            if not pays(longest + alone):
+                return min(longest + alone, cap)
+            longest += alone
+        return cap
 
     async def _wait_for_busy_worker(self, batch: list[Request], wait_s: float) -> tuple[list[Request], str]:
         """Hold ``batch`` until a model call ends or ``wait_s`` passes (what
@@ -429,10 +493,9 @@ class DynamicBatcher:
                 ended.cancel()
             if not self._arrived.is_set():
                 break  # a call ended, or the hold is up
-            wanted = self.cost.preferred_size(min(self.batch_size, len(batch) + self._live))
-            if wanted <= len(batch):
-                break
-            self._take(batch, wanted)
+            wanted = self.cost.preferred_size(min(self.batch_size, len(batch) + self._live), self.arrivals.per_s(self._clock()))
+            if wanted > len(batch):  # else the arrival waits its turn: the hold goes on
+                self._take(batch, wanted)
         return batch, "full" if len(batch) >= self.batch_size else "predicted_gain"
 
     def _worthwhile_wait(self, n: int, first_enqueued_at: float) -> tuple[float | None, bool]:

@@ -95,6 +95,10 @@ class OptimizationConfig:
     shed_late: bool = True
     #: BLAS threads per worker; 1 avoids oversubscription when several workers compute at once
     blas_threads: int = 1
+    #: on start, time the model at each batch size (alone and two at once) before serving,
+    #: so the adaptive batcher's measured sizes do not have to be learnt from live
+    #: requests (engine/calibration.py); takes effect when the engine starts
+    calibrate: bool = True
     #: the seed's spelling of ``batch_timeout_s`` (``OptimizationConfig(batch_timeout=0.05)``)
     batch_timeout: InitVar[float | None] = None
     #: the seed's spelling of ``cache_ttl_s``
@@ -198,6 +202,7 @@ _RULES: dict[str, Rule] = {
     "l2_size_limit_bytes": Rule(int, 1024 * 1024),
     "enable_batching": Rule(bool),
     "enable_cache": Rule(bool),
+    "calibrate": Rule(bool),
     "enable_l2": Rule(bool),
     "l2_admission": Rule(str, choices=("second_hit", "always")),
     "isolate_failures": Rule(bool),

@@ -39,6 +39,7 @@ from typing import Any
 from .backend import Backend, InProcessBackend
 from .batcher import DISPATCH_REASONS, DynamicBatcher, Request
 from .cache import MultiLevelCache, request_key
+from .calibration import calibrate
 from .concurrency import ConcurrencyController
 from .config import OptimizationConfig
 from .deadlines import Deadlines
@@ -195,17 +196,19 @@ class ClawletEngine:
         #: cache ``(lookups, hits)`` when the opening span ended (None while it runs)
         self._opening_counts: tuple[int, int] | None = None
 
-    def _busy_remaining(self) -> float | None:
-        """Seconds until the first dispatched batch should end, by its size's measured time
-        alone (None when none is out or its size was not measured yet)."""
+    def _busy_remaining(self) -> tuple[float, int] | None:
+        """Seconds until the first dispatched batch should end, by its size's time alone
+        (:meth:`BatchCostModel.estimate`), and that batch's size; None when none is out or
+        no estimate exists yet."""
         now, cost = self.clock(), self._batcher.cost
-        soonest: float | None = None
+        soonest: tuple[float, int] | None = None
         for started, n in self._dispatched_at.values():
-            expected = cost.size_cost(n)
+            expected = cost.estimate(n)
             if expected is None:
                 return None
             left = max(started + expected - now, 0.0)
-            soonest = left if soonest is None else min(soonest, left)
+            if soonest is None or left < soonest[0]:
+                soonest = (left, n)
         return soonest
 
     def _idle_workers(self) -> int:
@@ -238,6 +241,7 @@ class ClawletEngine:
             self._stopped.set()
             raise
         await self._cache.start()
+        await self._calibrate()
         self.monitor.reset()
         self._opening_counts = None
         self._batcher.start()
@@ -247,6 +251,34 @@ class ClawletEngine:
         if self._model_max_batch is not None:
             notice = getattr(self.model, "notice", None)
             self.log_event("model", notice or f"the model takes batches of at most {self._model_max_batch}")
+
+    async def _calibrate(self) -> None:
+        """Time the model at each batch size before serving (engine/calibration.py), when
+        ``calibrate`` is on, the model runs here and can make inputs; a model that fails
+        on them leaves the cost model empty, to be learnt from traffic."""
+        config, model = self._config, self.model
+        make_input = getattr(model, "make_input", None)
+        if (
+            not config.calibrate
+            or make_input is None
+            or getattr(model, "calibrate", True) is False
+            or not isinstance(self._backend, InProcessBackend)
+        ):
+            return
+        backend, timeout_s = self._backend, config.request_timeout_s
+        try:
+            result = await calibrate(
+                lambda inputs: backend.run(inputs, timeout_s),
+                make_input,
+                self._batcher.cost,
+                batch_size=config.effective_batch_size,
+                parallel=min(config.max_concurrent, config.effective_pool_size),
+            )
+        except Exception as exc:
+            self._batcher.cost.reset()
+            self.log_event("model", f"calibration skipped: {type(exc).__name__}: {exc}")
+            return
+        self.log_event("model", result.describe())
 
     async def stop(self, drain_timeout_s: float = 10.0) -> None:
         """Stop accepting work, finish what is queued and running, then release everything.

@@ -27,6 +27,10 @@ class InjectedFault(RuntimeError):
 
 
 class FaultyModel:
+    #: not timed at engine start (engine/calibration.py): its faults are for the load, and
+    #: a warm-up must not draw from their random stream or hang on an injected hang
+    calibrate = False
+
     def __init__(
         self,
         inner: Model,

@@ -194,6 +194,7 @@ REFERENCE = {
     "enable_l2": ("bool", None, None, False),
     "isolate_failures": ("bool", None, None, False),
     "shed_late": ("bool", None, None, False),
+    "calibrate": ("bool", None, None, False),
     "batch_policy": ("choice", ("adaptive", "eager", "timeout"), None, False),
     "l2_admission": ("choice", ("second_hit", "always"), None, False),
     "blas_threads": ("int", 1, 256, False),

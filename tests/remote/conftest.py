@@ -40,8 +40,9 @@ def mlp() -> MLPModel:
 
 @pytest.fixture
 def server_config(tmp_path) -> OptimizationConfig:
-    """The serving engine's config: no disk cache outside tmp_path."""
-    return OptimizationConfig(l2_cache_dir=str(tmp_path / "server-l2"), enable_l2=False)
+    """The serving engine's config: no disk cache outside tmp_path, no warm-up calls (the
+    tests' gated models would block a calibration)."""
+    return OptimizationConfig(l2_cache_dir=str(tmp_path / "server-l2"), enable_l2=False, calibrate=False)
 
 
 class FakeV2:
