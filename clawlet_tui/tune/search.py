@@ -1,7 +1,8 @@
 """A noise-aware hill climb over a :class:`~.space.SearchSpace`, like Model Analyzer's quick mode.
 
 From the start config it tries the neighbours of the incumbent one axis at a time (the
-next value down and up; every other value of an unordered axis).  A neighbour that
+next value down and up, up first on an axis whose last winning move went up; every
+other value of an unordered axis).  A neighbour that
 beats the incumbent by more than ``margin`` (relative, the measurement noise) becomes
 the incumbent, and the climb keeps going the same way along that axis while it keeps
 winning, in strides that double (2, 4, ... values on; the axis's end if nearer).  When
@@ -70,6 +71,8 @@ class HillClimb:
         self.trials = 0
         self._evaluate: Evaluate | None = None
         self._can_start: Callable[[], bool] = lambda: True
+        #: per ordered axis, whether its last winning move went up (tried first next pass)
+        self._won_upward: dict[str, bool] = {}
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -151,13 +154,17 @@ class HillClimb:
         """Try each axis's neighbours of ``incumbent``; the new incumbent, or None if none wins."""
         values = dict(incumbent)
         for axis in self.space.axes:
-            for value in axis.neighbours(values[axis.name]):
+            neighbours = axis.neighbours(values[axis.name])
+            if axis.ordered and self._won_upward.get(axis.name):
+                neighbours.reverse()  # the way this axis last won first: it often wins again
+            for value in neighbours:
                 candidate = self.space.moved(incumbent, axis.name, value)
                 await self._known(candidate)
                 if not self._wins(candidate, incumbent):
                     continue
                 if axis.ordered:  # keep going the way that won, in strides that double
                     direction = 1 if axis.values.index(value) > axis.values.index(values[axis.name]) else -1
+                    self._won_upward[axis.name] = direction > 0
                     stride = 2
                     while (further := axis.leap(dict(candidate)[axis.name], direction, stride)) is not None:
                         here = dict(candidate)[axis.name]

@@ -33,13 +33,15 @@ from .capacity import DEFAULT_START_RPS, CapacityTarget, RateSearch, RateSearchR
 from .capacity_live import LiveRates, RateMeasurement, default_start_rps, open_loop_profile
 from .measure import Measurement, MeasureSettings, WindowReader, measure
 from .objective import Estimate, Measured, Objective
-from .racing import clearly_losing
+from .racing import clearly_decided
 from .search import METHODS, REMEASURE, SEARCH, SearchResult
 from .space import DEFAULT_PARAMS, Point, SearchSpace
 
 #: open-loop shapes with a steady rate (a trial must see the same load as every other)
 STEADY_SHAPES = ("constant", "poisson", "bursts")
 DEFAULT_BUDGET_S = 120.0
+#: the role of the start config's measurement after the search
+START_END = "start-end"
 DEFAULT_CAPACITY_BUDGET_S = 600.0
 #: seconds the engine may take to finish what it holds when the session ends
 DRAIN_TIMEOUT_S = 10.0
@@ -261,11 +263,12 @@ async def tune(
                     trial_settings = settings
                     leader = search.best_point()
                     if method == "hill" and role == SEARCH and leader is not None:
-                        give_up = clearly_losing(objective, search.estimate(leader), settings, margin)
-                    if role == REMEASURE:
+                        give_up = clearly_decided(objective, search.estimate(leader), settings, margin)
+                    if role in (REMEASURE, START_END):
                         # a second measurement, pooled with the first: it is there to catch a
                         # lucky first one, which perf_analyzer's three windows do; past them an
-                        # unstable config stays unstable, and the windows only cost time
+                        # unstable config stays unstable, and the windows only cost time.  The
+                        # start config measured again at the end is the same kind of check.
                         trial_settings = dataclasses.replace(settings, max_windows=settings.min_windows)
                     result = await measure(engine, reader, config, trial_settings, give_up=give_up)
                     figures = result
@@ -296,7 +299,7 @@ async def tune(
                 if outcome.best is not None and outcome.best != space.start and can_confirm():
                     # the start config was measured first, on a cold cache and a cold cost fit;
                     # the improvement is stated against it measured again, as warm as the best
-                    start_again = await evaluate(space.start, "start-end")
+                    start_again = await evaluate(space.start, START_END)
                     best_value = objective.value(dict(outcome.estimates)[outcome.best])
                     start_value = objective.value(objective.estimate([start_again]))
                     # the search's winner must still beat the start config by the margin it had

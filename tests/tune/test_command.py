@@ -96,7 +96,8 @@ async def test_a_real_tune_runs_on_one_engine_reconfigured_per_trial_and_account
     assert [t.role for t in result.trials][0] == "start"
     assert result.sent > 0 and result.failed == 0
     assert result.accounted  # sent == completed + failed == outcomes counted over every period
-    assert all(len(t.measurement.windows) == 3 for t in result.trials)
+    # three windows each, unless racing ended a clear loser sooner
+    assert all(len(t.measurement.windows) == 3 or (t.measurement.cut and t.role == "search") for t in result.trials)
     assert result.best_point is not None  # a 500 ms SLO is met by every config of a 1 ms model
 
     # every report format carries every trial

@@ -6,7 +6,7 @@ import pytest
 
 from clawlet_tui.tune.measure import MeasureSettings, Window
 from clawlet_tui.tune.objective import Estimate, Objective
-from clawlet_tui.tune.racing import clearly_losing
+from clawlet_tui.tune.racing import clearly_decided
 
 SETTINGS = MeasureSettings(warmup_s=1.0, window_s=1.0, max_windows=6)
 SLO = 50.0
@@ -20,7 +20,7 @@ def window(throughput: float, p99: float, errors: int = 0) -> Window:
 
 
 def rule(goal: str = "throughput", incumbent: Estimate = INCUMBENT):  # type: ignore[no-untyped-def]
-    return clearly_losing(Objective(SLO, goal), incumbent, SETTINGS, margin=0.05)
+    return clearly_decided(Objective(SLO, goal), incumbent, SETTINGS, margin=0.05)
 
 
 def test_two_windows_that_broke_the_slo_end_the_trial_before_the_stability_windows() -> None:
@@ -29,17 +29,25 @@ def test_two_windows_that_broke_the_slo_end_the_trial_before_the_stability_windo
     assert not give_up([window(900, 80.0)])
     assert give_up([window(900, 80.0), window(900, 10.0, errors=1)])
     assert not give_up([window(900, 80.0), window(900, 30.0)])
+    assert not give_up([window(2000, 80.0)])  # twice the throughput, but over the SLO: no win
 
 
 @pytest.mark.parametrize(
     ("throughputs", "cut"),
     [
+        ([700], True),  # 700 x 1.30 = 910 < 1050: one window is enough
+        ([850], False),  # 850 x 1.30 = 1105: might still win, measure on
+        ([800, 800], True),  # 800 x 1.20 = 960 < 1050
+        ([870, 920], False),  # 895 x 1.20 = 1074 > 1050: not clearly short
         ([800, 850, 900], True),  # 850 x 1.10 = 935 < 1000 x 1.05: cannot win
         ([960, 960, 960], False),  # 960 x 1.10 = 1056 > 1050: might still win
-        ([1200, 1200, 1200], False),  # winning: measure it until stable
+        ([1200, 1200, 1200], True),  # 1200 x 0.90 = 1080 >= 1050: it wins, decided
+        ([1100, 1100, 1100], False),  # 1100 x 0.90 = 990: might win or not, measure on
+        ([1600], True),  # 1600 x 0.70 = 1120 >= 1050: a clear win after one window
+        ([1400], False),  # 1400 x 0.70 = 980: not yet clear
     ],
 )
-def test_from_three_windows_a_trial_that_cannot_beat_the_incumbent_is_cut(throughputs: list[int], cut: bool) -> None:
+def test_a_trial_is_decided_the_sooner_the_further_it_is_from_the_incumbent(throughputs: list[int], cut: bool) -> None:
     give_up = rule()
     assert give_up is not None
     assert give_up([window(t, 20.0) for t in throughputs]) is cut
