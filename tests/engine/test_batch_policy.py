@@ -497,6 +497,19 @@ def test_a_small_queue_is_split_when_one_after_another_finishes_sooner_at_no_cos
     assert cost.preferred_size(8) == 8
 
 
+def test_under_light_load_a_near_tie_goes_to_the_smaller_batch_and_nothing_is_probed():
+    # 4 as one batch sums 4 x 2.1 = 8.4 ms of completion times, one at a time
+    # 0.9 x (1+2+3+4) = 9.0: within 10%.  At 200 req/s (0.18 of a worker) the smaller
+    # batch takes the tie; at 2,000 req/s the batch's throughput counts
+    cost = measured({1: 0.9e-3, 2: 2.14e-3, 3: 2.1e-3, 4: 2.1e-3})
+    assert cost.preferred_size(4, arrival_rate=2000.0) == 4
+    light = [cost.preferred_size(4, arrival_rate=200.0) for _ in range(200)]
+    assert set(light) == {1}  # and no probe of 4 among them
+    # a rate not known to be light: 2 is trimmed to 1 as before, and probed every 32nd time
+    heavy = [cost.preferred_size(2, arrival_rate=None) for _ in range(32)]
+    assert heavy == [1] * 31 + [2]
+
+
 @given(st.integers(min_value=2, max_value=16), st.floats(min_value=0.1e-3, max_value=1e-3), st.floats(min_value=1.0, max_value=1.5))
 def test_planning_never_picks_a_size_that_computes_slower_per_item(n, one_s, growth):
     """Trimming by completion times costs next to no throughput: whatever is sent instead
